@@ -1,0 +1,72 @@
+// The configuration as plain immutable value structs: what every other module reads, never writes.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace pgfunnel::config {
+
+using duration = std::chrono::milliseconds;
+
+// A libpq connection URL, parsed: postgres://user:pass@host:port/db?param=value
+struct upstream_url {
+  std::string user;
+  std::string password;  // empty when the URL carries none
+  std::string host = "127.0.0.1";  // a name, an IPv4/IPv6 literal (without brackets) or a socket directory
+  std::uint16_t port = 5432;
+  std::string dbname;  // empty means "same as user", as in libpq
+  std::map<std::string, std::string> params;  // query parameters, percent-decoded (sslmode, options, ...)
+
+  std::string sslmode() const;  // params["sslmode"] or "prefer"
+  // The URL again, with the password replaced by "***" (for logs and --check-config).
+  std::string redacted() const;
+};
+
+// HOST:PORT a listener binds to. An empty host means the listener is disabled.
+struct listen_address {
+  std::string host;
+  std::uint16_t port = 0;
+  bool enabled() const { return !host.empty(); }
+  bool is_loopback() const;  // 127.0.0.0/8, ::1 or "localhost"
+  std::string to_string() const;
+};
+
+// How clients prove who they are to pgfunnel (not how pgfunnel logs in upstream).
+enum class auth_method { scram_sha_256, md5, password, trust };
+
+// One client credential. Exactly one of password / scram_verifier is set.
+struct user_entry {
+  std::string name;
+  std::string password;        // plaintext
+  std::string scram_verifier;  // "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>"
+};
+
+enum class log_format { text, json };
+
+struct settings {
+  upstream_url upstream;                                   // restart
+  listen_address listen_pooled{"127.0.0.1", 6432};         // restart
+  listen_address listen_direct{"127.0.0.1", 6433};         // restart
+  unsigned workers = 1;                                    // restart
+
+  auth_method auth_type = auth_method::scram_sha_256;     // reload
+  std::vector<user_entry> users;                           // reload
+
+  unsigned pool_size = 20;                                 // reload
+  unsigned min_pool_size = 0;                              // reload
+  unsigned max_client_conn = 1000;                         // reload
+  unsigned direct_max_client_conn = 100;                   // reload
+  duration query_wait_timeout = std::chrono::seconds(120); // reload
+  duration server_connect_timeout = std::chrono::seconds(15);  // reload
+  duration server_idle_timeout = std::chrono::seconds(600);    // reload
+  duration server_lifetime = std::chrono::seconds(3600);       // reload
+  std::uint32_t max_message_size = 1u << 30;               // reload; bytes, header included
+
+  std::string log_level = "info";                          // reload
+  log_format log_fmt = log_format::text;                   // restart
+};
+
+}  // namespace pgfunnel::config
