@@ -23,7 +23,19 @@ struct upstream_url {
   std::string sslmode() const;  // params["sslmode"] or "prefer"
   // The URL again, with the password replaced by "***" (for logs and --check-config).
   std::string redacted() const;
+  // The URL again, password included; parse_upstream_url(to_string()) gives back an equal value.
+  std::string to_string() const;
+
+  bool operator==(const upstream_url&) const = default;
 };
+
+// postgres://postgres@127.0.0.1:5432/postgres, the key table's default (keys.cpp; a unit test keeps them in step).
+inline upstream_url default_upstream() {
+  upstream_url u;
+  u.user = "postgres";
+  u.dbname = "postgres";
+  return u;
+}
 
 // HOST:PORT a listener binds to. An empty host means the listener is disabled.
 struct listen_address {
@@ -31,7 +43,9 @@ struct listen_address {
   std::uint16_t port = 0;
   bool enabled() const { return !host.empty(); }
   bool is_loopback() const;  // 127.0.0.0/8, ::1 or "localhost"
-  std::string to_string() const;
+  std::string to_string() const;  // "127.0.0.1:6432", "[::1]:6432", or "off" when disabled
+
+  bool operator==(const listen_address&) const = default;
 };
 
 // How clients prove who they are to pgfunnel (not how pgfunnel logs in upstream).
@@ -42,12 +56,14 @@ struct user_entry {
   std::string name;
   std::string password;        // plaintext
   std::string scram_verifier;  // "SCRAM-SHA-256$<iter>:<salt>$<StoredKey>:<ServerKey>"
+
+  bool operator==(const user_entry&) const = default;
 };
 
 enum class log_format { text, json };
 
 struct settings {
-  upstream_url upstream;                                   // restart
+  upstream_url upstream = default_upstream();              // restart
   listen_address listen_pooled{"127.0.0.1", 6432};         // restart
   listen_address listen_direct{"127.0.0.1", 6433};         // restart
   unsigned workers = 1;                                    // restart
@@ -67,6 +83,8 @@ struct settings {
 
   std::string log_level = "info";                          // reload
   log_format log_fmt = log_format::text;                   // restart
+
+  bool operator==(const settings&) const = default;
 };
 
 }  // namespace pgfunnel::config

@@ -1,0 +1,25 @@
+// Small awaitable I/O helpers for the login paths: exact reads, whole writes, deadlines, socket options.
+#pragma once
+
+#include <string>
+
+#include "pgfunnel/net/asio.hpp"
+#include "pgfunnel/protocol/frame.hpp"
+#include "pgfunnel/protocol/tags.hpp"
+
+namespace pgfunnel::net {
+
+// Runs `op` until it completes or `timeout` passes; a timeout cancels `op` and returns
+// asio::error::timed_out.
+awaitable<error_code> with_timeout(awaitable<error_code> op, clock::duration timeout);
+
+awaitable<error_code> write_all(tcp::socket& socket, std::string_view bytes);
+
+// Reads one whole message (startup or tagged phase, as `reader` says) into `buffer`, exactly: no
+// byte past the message is consumed, so the socket can be handed on afterwards.
+awaitable<error_code> read_message(tcp::socket& socket, const protocol::frame_reader& reader, std::string& buffer,
+                                        protocol::frame& out);
+
+void set_socket_options(tcp::socket& socket);
+
+}  // namespace pgfunnel::net

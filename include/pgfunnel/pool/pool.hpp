@@ -1,0 +1,96 @@
+// A pool of server connections for one (database, user): leases, FIFO waiters, limits and upkeep.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pgfunnel/net/asio.hpp"
+#include "pgfunnel/pool/pool_state.hpp"
+#include "pgfunnel/pool/server_connection.hpp"
+
+namespace pgfunnel::pool {
+
+struct pool_settings {
+  pool_limits limits;
+  std::chrono::milliseconds query_wait_timeout{120'000};
+  std::chrono::milliseconds server_connect_timeout{15'000};
+  std::chrono::milliseconds server_idle_timeout{600'000};
+  std::chrono::milliseconds server_lifetime{3'600'000};
+};
+
+// Why acquire() came back without a server.
+enum class acquire_failure { none, wait_timeout, upstream_error };
+
+struct acquire_result {
+  server_connection* server = nullptr;
+  acquire_failure failure = acquire_failure::none;
+  server_error error;  // upstream_error: what the last login attempt said
+};
+
+// Counters for logs, SHOW POOLS and metrics.
+struct pool_counts {
+  unsigned idle = 0, active = 0, connecting = 0, waiting = 0;
+};
+
+class pool : public std::enable_shared_from_this<pool> {
+ public:
+  pool(net::asio::io_context& io, std::string database, std::string user, server_login login, pool_settings settings);
+  ~pool();
+
+  // Starts the upkeep loop (idle timeout, lifetime, min_pool_size). Call once after construction.
+  void start();
+  void stop();
+
+  // Waits (FIFO, up to query_wait_timeout) for a server. The caller owns the lease until release().
+  net::awaitable<acquire_result> acquire(log::conn_id client);
+  // Returns a leased server: parked or handed to the next waiter when `reusable`, closed otherwise.
+  // Any thread.
+  void release(server_connection* server, bool reusable);
+
+  // The ParameterStatus set a fresh server reports, for welcoming clients: known after the first
+  // successful login, which this starts (and waits for, up to server_connect_timeout) if needed.
+  net::awaitable<bool> wait_for_defaults(server_error& error);
+  // Valid once wait_for_defaults() returned true; never changes afterwards.
+  const session::parameter_set& defaults() const { return defaults_; }
+
+  void apply_settings(const pool_settings& settings);
+  pool_counts counts() const;
+  const std::string& database() const { return database_; }
+  const std::string& user() const { return user_; }
+  std::string name() const { return database_ + "/" + user_; }
+  const pool_settings& settings() const { return settings_; }
+
+ private:
+  struct waiter;
+  using state_type = pool_state<server_connection, waiter>;
+
+  void launch_connects(unsigned n);
+  net::awaitable<void> connect_one();
+  net::awaitable<void> upkeep();
+  void grant(waiter* w, server_connection* server);
+  void fail(waiter* w, const server_error& error);
+  void close_locked(server_connection* server);  // removes and closes; mutex held
+  static bool looks_alive(server_connection& server);
+
+  net::asio::io_context& io_;
+  const std::string database_;
+  const std::string user_;
+  const server_login login_;
+  pool_settings settings_;
+
+  mutable std::mutex mutex_;
+  state_type state_;
+  std::vector<std::unique_ptr<server_connection>> servers_;  // every open server, idle or leased
+  bool have_defaults_ = false;
+  session::parameter_set defaults_;
+  std::vector<std::shared_ptr<waiter>> default_waiters_;
+  server_error last_error_;
+  bool stopped_ = false;
+  std::unique_ptr<net::asio::steady_timer> upkeep_timer_;
+};
+
+}  // namespace pgfunnel::pool

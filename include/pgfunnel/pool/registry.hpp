@@ -1,0 +1,32 @@
+// All pools, one per (database, user), created on first use and shared by every listener and thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "pgfunnel/pool/pool.hpp"
+
+namespace pgfunnel::pool {
+
+class registry {
+ public:
+  explicit registry(net::asio::io_context& io) : io_(io) {}
+  ~registry();
+
+  // The pool for (database, user), created with `make_login()` and `settings` if it is new.
+  std::shared_ptr<pool> get(const std::string& database, const std::string& user,
+                            const std::function<server_login()>& make_login, const pool_settings& settings);
+  std::vector<std::shared_ptr<pool>> all() const;
+  void stop_all();
+
+ private:
+  net::asio::io_context& io_;
+  mutable std::mutex mutex_;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<pool>> pools_;
+};
+
+}  // namespace pgfunnel::pool

@@ -1,0 +1,52 @@
+// One logged-in connection to PostgreSQL and what the pooler knows about it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "pgfunnel/log/log.hpp"
+#include "pgfunnel/net/asio.hpp"
+#include "pgfunnel/protocol/decode.hpp"
+#include "pgfunnel/session/parameters.hpp"
+
+namespace pgfunnel::pool {
+
+// Where and as whom a pool's servers log in.
+struct server_login {
+  std::string host;
+  std::uint16_t port = 5432;
+  std::string user;
+  std::string password;  // empty: the server must not ask for one
+  std::string database;
+  std::string sslmode = "prefer";
+};
+
+// Why a login failed: the server's own ErrorResponse (sqlstate set) or our description of a
+// network/protocol failure (sqlstate "08006").
+struct server_error {
+  std::string sqlstate;
+  std::string message;
+  std::string detail;
+};
+
+class server_connection {
+ public:
+  server_connection(net::asio::any_io_executor executor, std::uint64_t id)
+      : socket(std::move(executor)), id(log::server_id(id)) {}
+
+  net::tcp::socket socket;
+  log::conn_id id;
+  protocol::backend_key_data key{};      // the real key, for forwarding cancels
+  net::tcp::endpoint peer;               // where a cancel for this server goes
+  session::parameter_set params;         // current values: reported by the server or SET by us
+  net::clock::time_point created{};
+  net::clock::time_point last_used{};
+  std::uint64_t transactions = 0;        // leases served
+};
+
+// Connects and logs in (cleartext, md5 or SCRAM-SHA-256 as the server asks). On failure `error`
+// says why in words a client can be shown.
+net::awaitable<net::error_code> connect_and_login(server_connection& server, const server_login& login,
+                                                   server_error& error);
+
+}  // namespace pgfunnel::pool

@@ -1,0 +1,47 @@
+// Session parameters that follow a client from server to server, and the SET batch that moves them.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace pgfunnel::session {
+
+// A small name → value list. Names compare case-insensitively, as PostgreSQL's GUC names do; the
+// first spelling seen is kept (so "DateStyle" stays as the server reports it).
+class parameter_set {
+ public:
+  void set(std::string_view name, std::string_view value);
+  bool erase(std::string_view name);
+  const std::string* find(std::string_view name) const noexcept;
+  bool empty() const noexcept { return items_.empty(); }
+  std::size_t size() const noexcept { return items_.size(); }
+  auto begin() const noexcept { return items_.begin(); }
+  auto end() const noexcept { return items_.end(); }
+  void clear() noexcept { items_.clear(); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;
+};
+
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// The parameters PostgreSQL reports with ParameterStatus and that a client may change: these are
+// re-applied on every lease when the server's value differs from the client's.
+bool is_tracked_parameter(std::string_view name) noexcept;
+
+// Startup parameters that are not settings: they pick the pool or the protocol.
+bool is_connection_parameter(std::string_view name) noexcept;
+
+// A quoted SQL string literal ('it''s'), for SET values. Backslashes are left alone: the batch is
+// sent with standard_conforming_strings on (the only value PostgreSQL 15 allows).
+std::string quote_literal(std::string_view value);
+
+// The statements that bring a server from `server` (its current values) to what the client has:
+// tracked parameters the client never set go back to the pool's defaults (`defaults`, the values a
+// fresh server reported at login); other names the server still carries from an earlier client are
+// RESET. Returns "" when nothing differs.
+std::string build_set_batch(const parameter_set& client, const parameter_set& server, const parameter_set& defaults);
+
+}  // namespace pgfunnel::session

@@ -1,0 +1,229 @@
+// The one table of every setting; flags, env vars, YAML keys, --help, describe and the defaults all come from it.
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include <fmt/format.h>
+
+#include "pgfunnel/config/keys.hpp"
+#include "pgfunnel/config/parse.hpp"
+
+namespace pgfunnel::config {
+
+namespace {
+
+constexpr bool reloads = true;
+constexpr bool restart = false;
+
+template <auto Member>
+using field_t = std::remove_cvref_t<decltype(std::declval<settings&>().*Member)>;
+
+key_info row(std::string_view path, std::string_view value_name, std::string_view default_text, bool reloadable,
+             std::string_view help) {
+  key_info k;
+  k.path = path;
+  k.value_name = value_name;
+  k.default_text = default_text;
+  k.reloadable = reloadable;
+  k.help = help;
+  return k;
+}
+
+template <auto Member>
+key_info count_key(std::string_view path, std::uint64_t lo, std::uint64_t hi, std::string_view def, bool reload,
+                   std::string_view help) {
+  key_info k = row(path, "N", def, reload, help);
+  k.apply = [lo, hi](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    std::string e;
+    if (auto n = parse_count(text, lo, hi, e)) s.*Member = static_cast<field_t<Member>>(*n);
+    else errors.push_back(std::move(e));
+  };
+  k.show = [](const settings& s, bool) { return std::to_string(s.*Member); };
+  return k;
+}
+
+template <auto Member>
+key_info duration_key(std::string_view path, std::string_view def, bool reload, std::string_view help) {
+  key_info k = row(path, "DURATION", def, reload, help);
+  k.apply = [](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    std::string e;
+    if (auto d = parse_duration(text, e)) s.*Member = *d;
+    else errors.push_back(std::move(e));
+  };
+  k.show = [](const settings& s, bool) { return format_duration(s.*Member); };
+  return k;
+}
+
+template <auto Member>
+key_info size_key(std::string_view path, std::uint64_t lo, std::uint64_t hi, std::string_view def, bool reload,
+                  std::string_view help) {
+  key_info k = row(path, "SIZE", def, reload, help);
+  k.apply = [lo, hi](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    std::string e;
+    const auto n = parse_size(text, e);
+    if (!n) errors.push_back(std::move(e));
+    else if (*n < lo) errors.push_back(fmt::format("must be at least {}", format_size(lo)));
+    else if (*n > hi) errors.push_back(fmt::format("must be at most {}", format_size(hi)));
+    else s.*Member = static_cast<field_t<Member>>(*n);
+  };
+  k.show = [](const settings& s, bool) { return format_size(s.*Member); };
+  return k;
+}
+
+template <auto Member>
+key_info listen_key(std::string_view path, std::string_view def, bool reload, std::string_view help) {
+  key_info k = row(path, "HOST:PORT", def, reload, help);
+  k.apply = [](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    std::string e;
+    if (auto a = parse_listen_address(text, e)) s.*Member = std::move(*a);
+    else errors.push_back(std::move(e));
+  };
+  k.show = [](const settings& s, bool) { return (s.*Member).to_string(); };
+  return k;
+}
+
+// An enumeration: the first spelling of a value is the one shown; case does not matter on input.
+template <auto Member>
+key_info choice_key(std::string_view path, std::string_view value_name,
+                    std::vector<std::pair<std::string, field_t<Member>>> options, std::string_view def, bool reload,
+                    std::string_view help) {
+  key_info k = row(path, value_name, def, reload, help);
+  for (const auto& o : options) k.choices.push_back(o.first);
+  k.apply = [options](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    std::string lower;
+    for (char c : text) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (const auto& [name, value] : options) {
+      if (name == lower) {
+        s.*Member = value;
+        return;
+      }
+    }
+    std::vector<std::string> names;
+    for (const auto& o : options) names.push_back(o.first);
+    std::string e = fmt::format("bad value '{}' (allowed: {})", text, fmt::join(names, ", "));
+    if (auto m = did_you_mean(text, names)) e += fmt::format("; did you mean '{}'?", *m);
+    errors.push_back(std::move(e));
+  };
+  k.show = [options](const settings& s, bool) {
+    for (const auto& [name, value] : options)
+      if (value == s.*Member) return name;
+    return std::string("?");
+  };
+  return k;
+}
+
+key_info upstream_key(std::string_view def, std::string_view help) {
+  key_info k = row("upstream", "URL", def, restart, help);
+  k.apply = [](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    std::string e;
+    if (auto u = parse_upstream_url(text, e)) s.upstream = std::move(*u);
+    else errors.push_back(std::move(e));
+  };
+  k.show = [](const settings& s, bool redact) { return redact ? s.upstream.redacted() : s.upstream.to_string(); };
+  return k;
+}
+
+key_info users_key(std::string_view help) {
+  key_info k = row("users", "USERS", "", reloads, help);
+  k.shape = key_shape::user_list;
+  k.apply = [](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    s.users = parse_users_text(text, errors);
+  };
+  k.show = [](const settings& s, bool redact) { return format_users(s.users, redact); };
+  return k;
+}
+
+// Adding a setting: a field in settings (config.hpp), one row here, one entry in config/pgfunnel.yaml.
+std::vector<key_info> build_table() {
+  std::vector<key_info> t;
+  t.push_back(upstream_key("postgres://postgres@127.0.0.1:5432/postgres",
+                           "Upstream PostgreSQL server as a libpq URL; user/password are what pgfunnel logs in with"));
+  t.push_back(listen_key<&settings::listen_pooled>("listen.pooled", "127.0.0.1:6432", restart,
+                                                   "Address for pooled clients (server connections shared); 'off' disables"));
+  t.push_back(listen_key<&settings::listen_direct>("listen.direct", "127.0.0.1:6433", restart,
+                                                   "Address for direct clients (one server connection each); 'off' disables"));
+  t.push_back(count_key<&settings::workers>("workers", 1, 256, "1", restart, "Worker threads, each running its own event loop"));
+  t.push_back(choice_key<&settings::auth_type>(
+      "auth_type", "METHOD",
+      {{"scram-sha-256", auth_method::scram_sha_256}, {"md5", auth_method::md5},
+       {"password", auth_method::password}, {"trust", auth_method::trust}},
+      "scram-sha-256", reloads, "How clients prove who they are to pgfunnel"));
+  t.push_back(users_key("Client credentials; as a flag/env: 'alice:secret,bob:SCRAM-SHA-256$4096:...'"));
+  t.push_back(count_key<&settings::pool_size>("pool_size", 1, 100'000, "20", reloads,
+                                              "Most server connections per pool"));
+  t.push_back(count_key<&settings::min_pool_size>("min_pool_size", 0, 100'000, "0", reloads,
+                                                  "Server connections kept open per pool even when idle"));
+  t.push_back(count_key<&settings::max_client_conn>("max_client_conn", 1, 1'000'000, "1000", reloads,
+                                                    "Most client connections on the pooled listener"));
+  t.push_back(count_key<&settings::direct_max_client_conn>("direct.max_client_conn", 1, 1'000'000, "100", reloads,
+                                                           "Most client connections on the direct listener"));
+  t.push_back(duration_key<&settings::query_wait_timeout>("query_wait_timeout", "120s", reloads,
+                                                          "How long a client may wait for a server connection; 0 = forever"));
+  t.push_back(duration_key<&settings::server_connect_timeout>("server_connect_timeout", "15s", reloads,
+                                                              "Time allowed to connect and log in upstream; 0 = no limit"));
+  t.push_back(duration_key<&settings::server_idle_timeout>("server_idle_timeout", "600s", reloads,
+                                                           "Close server connections idle longer than this; 0 = never"));
+  t.push_back(duration_key<&settings::server_lifetime>("server_lifetime", "3600s", reloads,
+                                                       "Close server connections older than this when next idle; 0 = never"));
+  t.push_back(size_key<&settings::max_message_size>("max_message_size", 1024, 1ull << 30, "1GB", reloads,
+                                                    "Largest protocol message accepted, header included"));
+  t.push_back(choice_key<&settings::log_level>(
+      "log.level", "LEVEL",
+      {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"},
+       {"critical", "critical"}, {"off", "off"}},
+      "info", reloads, "Least severe log level written"));
+  t.push_back(choice_key<&settings::log_fmt>("log.format", "FORMAT",
+                                             {{"text", log_format::text}, {"json", log_format::json}}, "text", restart,
+                                             "Log line format: human-readable text or one JSON object per line"));
+  return t;
+}
+
+}  // namespace
+
+std::string key_info::flag() const {
+  std::string f = "--";
+  for (char c : path) f += (c == '.' || c == '_') ? '-' : c;
+  return f;
+}
+
+std::string key_info::env_var() const {
+  std::string e = "PGFUNNEL_";
+  for (char c : path) e += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return e;
+}
+
+std::span<const key_info> keys() {
+  static const std::vector<key_info> table = build_table();
+  return table;
+}
+
+const key_info* find_key(std::string_view path) {
+  for (const auto& k : keys())
+    if (k.path == path) return &k;
+  return nullptr;
+}
+
+const key_info* find_key_by_flag(std::string_view flag_without_dashes) {
+  for (const auto& k : keys())
+    if (std::string_view(k.flag()).substr(2) == flag_without_dashes) return &k;
+  return nullptr;
+}
+
+const key_info* find_key_by_env(std::string_view env_var) {
+  for (const auto& k : keys())
+    if (k.env_var() == env_var) return &k;
+  return nullptr;
+}
+
+std::vector<const key_info*> changed_keys(const settings& before, const settings& after) {
+  std::vector<const key_info*> changed;
+  for (const auto& k : keys()) {
+    // Users are compared as values: their text form cannot tell "a:x,b:y" apart from one password "x,b:y".
+    const bool differs = k.shape == key_shape::user_list ? before.users != after.users
+                                                          : k.show(before, false) != k.show(after, false);
+    if (differs) changed.push_back(&k);
+  }
+  return changed;
+}
+
+}  // namespace pgfunnel::config

@@ -1,0 +1,81 @@
+// Checks that span several keys (pool sizes, listener clashes, auth vs credentials), run after all sources.
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "pgfunnel/config/sources.hpp"
+
+namespace pgfunnel::config {
+
+namespace {
+
+std::string source_note(const source_map& sources, const std::string& path) {
+  const auto it = sources.find(path);
+  return it == sources.end() ? "default" : "from " + it->second;
+}
+
+bool wildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
+
+}  // namespace
+
+diagnostic at_source(const source_map& sources, const std::string& path, std::string message) {
+  const auto it = sources.find(path);
+  return {it == sources.end() ? std::string() : it->second, path, std::move(message)};
+}
+
+void check_cross_field(const settings& s, const source_map& sources, std::vector<diagnostic>& errors,
+                       std::vector<diagnostic>& warnings) {
+  // Without the file (unreadable, bad YAML) the values are not what the user wrote; checking them misleads.
+  if (std::any_of(errors.begin(), errors.end(), [](const diagnostic& e) { return e.path.empty(); })) return;
+  // A key that already failed holds a stand-in value; checking it against others would only add noise.
+  std::vector<std::string> broken;
+  for (const auto& e : errors) broken.push_back(e.path.substr(0, e.path.find('[')));
+  const auto fine = [&](std::initializer_list<std::string_view> paths) {
+    return std::none_of(paths.begin(), paths.end(), [&](std::string_view p) {
+      return std::find(broken.begin(), broken.end(), p) != broken.end();
+    });
+  };
+  std::vector<diagnostic> found;
+
+  if (fine({"min_pool_size", "pool_size"}) && s.min_pool_size > s.pool_size)
+    found.push_back(at_source(sources, "min_pool_size",
+                              fmt::format("must not exceed pool_size ({}, {})", s.pool_size,
+                                          source_note(sources, "pool_size"))));
+
+  if (fine({"listen.pooled", "listen.direct"})) {
+    const auto& p = s.listen_pooled;
+    const auto& d = s.listen_direct;
+    if (!p.enabled() && !d.enabled())
+      found.push_back(at_source(sources, "listen.pooled",
+                                "both listeners are off; enable listen.pooled or listen.direct"));
+    else if (p.enabled() && d.enabled() && p.port == d.port &&
+             (p.host == d.host || wildcard(p.host) || wildcard(d.host)))
+      found.push_back(at_source(sources, "listen.direct",
+                                fmt::format("{} clashes with listen.pooled ({}, {})", d.to_string(), p.to_string(),
+                                            source_note(sources, "listen.pooled"))));
+  }
+
+  if (fine({"auth_type", "users"}) && s.auth_type == auth_method::md5) {
+    for (const auto& u : s.users)
+      if (u.password.empty() && !u.scram_verifier.empty())
+        found.push_back(at_source(sources, "users",
+                                  fmt::format("user '{}' has only a scram_verifier, which cannot check md5 logins "
+                                              "(auth_type md5, {}); give a password or use scram-sha-256",
+                                              u.name, source_note(sources, "auth_type"))));
+  }
+  // Warnings guess at intent from the whole configuration; with errors it is not the whole one yet.
+  const bool had_errors = !errors.empty() || !found.empty();
+  errors.insert(errors.end(), found.begin(), found.end());
+  if (had_errors) return;
+
+  if (s.auth_type != auth_method::trust && s.users.empty())
+    warnings.push_back(at_source(sources, "users", "no users are configured, so every client login will be refused"));
+  if (s.auth_type == auth_method::trust)
+    for (const auto* l : {&s.listen_pooled, &s.listen_direct})
+      if (l->enabled() && !l->is_loopback())
+        warnings.push_back(at_source(sources, "auth_type",
+                                     fmt::format("trust lets anyone who can reach {} log in as any user",
+                                                 l->to_string())));
+}
+
+}  // namespace pgfunnel::config

@@ -1,0 +1,293 @@
+// The Asio side of a pool: the state machine under a mutex, logins, waiter wake-ups and upkeep.
+#include "pgfunnel/pool/pool.hpp"
+
+#include <sys/socket.h>
+
+#include "pgfunnel/net/io.hpp"
+#include "pgfunnel/protocol/encode.hpp"
+
+namespace pgfunnel::pool {
+
+namespace asio = net::asio;
+using net::clock;
+using net::error_code;
+
+// A client (or a welcome) waiting for the pool. The timer doubles as the wake-up signal: whoever
+// grants or fails the waiter cancels it, on the waiter's own executor.
+struct pool::waiter : std::enable_shared_from_this<pool::waiter> {
+  explicit waiter(asio::any_io_executor executor) : timer(std::move(executor)) {}
+  asio::steady_timer timer;
+  server_connection* granted = nullptr;
+  bool failed = false;
+  server_error error;
+
+  void wake() {
+    asio::post(timer.get_executor(), [self = shared_from_this()] { self->timer.cancel(); });
+  }
+};
+
+namespace {
+std::atomic<std::uint64_t> next_server_id{0};
+}
+
+pool::pool(asio::io_context& io, std::string database, std::string user, server_login login, pool_settings settings)
+    : io_(io),
+      database_(std::move(database)),
+      user_(std::move(user)),
+      login_(std::move(login)),
+      settings_(settings),
+      state_(settings.limits) {}
+
+pool::~pool() = default;
+
+void pool::start() {
+  upkeep_timer_ = std::make_unique<asio::steady_timer>(io_);
+  asio::co_spawn(io_, [self = shared_from_this()] { return self->upkeep(); }, asio::detached);
+}
+
+void pool::stop() {
+  std::lock_guard lock(mutex_);
+  stopped_ = true;
+  if (upkeep_timer_) asio::post(io_, [self = shared_from_this()] { self->upkeep_timer_->cancel(); });
+}
+
+void pool::apply_settings(const pool_settings& settings) {
+  unsigned n = 0;
+  {
+    std::lock_guard lock(mutex_);
+    settings_ = settings;
+    state_.set_limits(settings.limits);
+    n = state_.connects_to_start();
+  }
+  launch_connects(n);
+}
+
+pool_counts pool::counts() const {
+  std::lock_guard lock(mutex_);
+  return {state_.idle_count(), state_.active_count(), state_.connecting_count(), state_.waiting_count()};
+}
+
+bool pool::looks_alive(server_connection& server) {
+  // An idle server has nothing to say: readable means it closed (EOF) or sent an error before
+  // dying (e.g. an administrator's pg_terminate_backend).
+  char byte;
+  const ssize_t n = ::recv(server.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
+}
+
+void pool::close_locked(server_connection* server) {
+  auto it = std::find_if(servers_.begin(), servers_.end(), [&](const auto& p) { return p.get() == server; });
+  if (it == servers_.end()) return;
+  // Say goodbye so the backend exits at once instead of logging an unexpected EOF.
+  if (server->socket.is_open()) {
+    std::string terminate;
+    protocol::encode_terminate(terminate);
+    ::send(server->socket.native_handle(), terminate.data(), terminate.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+  }
+  log::debug(server->id, "server connection closed ({} transactions)", server->transactions);
+  servers_.erase(it);
+}
+
+void pool::grant(waiter* w, server_connection* server) {
+  w->granted = server;
+  w->wake();
+}
+
+void pool::fail(waiter* w, const server_error& error) {
+  w->failed = true;
+  w->error = error;
+  w->wake();
+}
+
+void pool::launch_connects(unsigned n) {
+  for (unsigned i = 0; i < n; ++i)
+    asio::co_spawn(io_, [self = shared_from_this()] { return self->connect_one(); }, asio::detached);
+}
+
+asio::awaitable<void> pool::connect_one() {
+  auto server = std::make_unique<server_connection>(io_.get_executor(), ++next_server_id);
+  server_error error;
+  auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error), settings_.server_connect_timeout);
+  if (ec == asio::error::timed_out) {
+    error.sqlstate = "08006";
+    error.message = fmt::format("timeout after {} ms connecting to server {}:{}",
+                                settings_.server_connect_timeout.count(), login_.host, login_.port);
+  }
+  std::unique_lock lock(mutex_);
+  if (!ec && !stopped_) {
+    log::debug(server->id, "server login ok, pool {} ({}:{} pid {})", name(), login_.host, login_.port,
+               server->key.process_id);
+    if (!have_defaults_) {
+      defaults_ = server->params;
+      have_defaults_ = true;
+      for (auto& w : default_waiters_) w->wake();
+      default_waiters_.clear();
+    }
+    server_connection* raw = server.get();
+    servers_.push_back(std::move(server));
+    if (waiter* w = state_.connected(raw)) grant(w, raw);
+    co_return;
+  }
+  state_.connect_failed();
+  last_error_ = error;
+  const bool too_many = error.sqlstate == "53300";
+  if (too_many) {
+    log::error(server->id,
+               "upstream refused a connection for pool {}: {} (53300). The pool may open {} servers "
+               "({} open now); PostgreSQL's max_connections (minus reserved slots) is lower than what "
+               "all its clients ask for",
+               name(), error.message, state_.limits().pool_size, state_.total());
+  } else {
+    log::warn(server->id, "server login failed for pool {}: {}{}{}", name(), error.message,
+              error.sqlstate.empty() ? "" : " SQLSTATE ", error.sqlstate);
+  }
+  for (auto& w : default_waiters_) fail(w.get(), error);
+  default_waiters_.clear();
+  // With no server open or about to be, nobody queued can be served soon: tell them now rather
+  // than at query_wait_timeout.
+  if (state_.active_count() == 0 && state_.idle_count() == 0 && state_.connecting_count() == 0) {
+    for (waiter* w : state_.take_waiters()) fail(w, error);
+  }
+}
+
+asio::awaitable<acquire_result> pool::acquire(log::conn_id client) {
+  acquire_result result;
+  auto w = std::make_shared<waiter>(co_await asio::this_coro::executor);
+  unsigned to_connect = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (;;) {
+      server_connection* server = state_.acquire(w.get());
+      if (server == nullptr) break;
+      if (looks_alive(*server)) {
+        ++server->transactions;
+        result.server = server;
+        co_return result;
+      }
+      log::info(server->id, "idle server connection found closed by the server, pool {}", name());
+      state_.release_closed();
+      close_locked(server);
+    }
+    to_connect = state_.connects_to_start();
+  }
+  launch_connects(to_connect);
+
+  // If this coroutine is abandoned while queued (shutdown), leave no dangling waiter behind.
+  struct dequeue_guard {
+    pool* self;
+    waiter* w;
+    bool armed = true;
+    ~dequeue_guard() {
+      if (!armed) return;
+      std::lock_guard lock(self->mutex_);
+      self->state_.cancel_wait(w);
+    }
+  } guard{this, w.get()};
+
+  const auto deadline = clock::now() + settings_.query_wait_timeout;
+  w->timer.expires_at(deadline);
+  for (;;) {
+    co_await w->timer.async_wait(net::use_nothrow);
+    std::lock_guard lock(mutex_);
+    if (w->granted) {
+      guard.armed = false;
+      ++w->granted->transactions;
+      result.server = w->granted;
+      co_return result;
+    }
+    if (w->failed) {
+      guard.armed = false;
+      result.failure = acquire_failure::upstream_error;
+      result.error = w->error;
+      co_return result;
+    }
+    if (clock::now() >= deadline && state_.cancel_wait(w.get())) {
+      guard.armed = false;
+      result.failure = acquire_failure::wait_timeout;
+      co_return result;
+    }
+    // A stale wake-up: wait on.
+  }
+}
+
+void pool::release(server_connection* server, bool reusable) {
+  const auto now = clock::now();
+  server->last_used = now;
+  if (reusable && settings_.server_lifetime.count() > 0 && now - server->created >= settings_.server_lifetime)
+    reusable = false;
+  unsigned to_connect = 0;
+  {
+    std::lock_guard lock(mutex_);
+    if (reusable && !stopped_) {
+      if (waiter* w = state_.release(server)) grant(w, server);
+      return;
+    }
+    state_.release_closed();
+    close_locked(server);
+    to_connect = state_.connects_to_start();
+  }
+  launch_connects(to_connect);
+}
+
+asio::awaitable<bool> pool::wait_for_defaults(server_error& error) {
+  auto w = std::make_shared<waiter>(co_await asio::this_coro::executor);
+  bool start_login = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (have_defaults_) co_return true;
+    default_waiters_.push_back(w);
+    start_login = state_.reserve_connect();
+  }
+  if (start_login) asio::co_spawn(io_, [self = shared_from_this()] { return self->connect_one(); }, asio::detached);
+
+  const auto deadline = clock::now() + settings_.server_connect_timeout + std::chrono::seconds(1);
+  w->timer.expires_at(deadline);
+  for (;;) {
+    co_await w->timer.async_wait(net::use_nothrow);
+    std::lock_guard lock(mutex_);
+    if (have_defaults_) co_return true;
+    if (w->failed) {
+      error = w->error;
+      co_return false;
+    }
+    if (clock::now() >= deadline) {
+      std::erase(default_waiters_, w);
+      error = {"08006", fmt::format("timeout waiting for a server login to {}:{}", login_.host, login_.port), {}};
+      co_return false;
+    }
+  }
+}
+
+asio::awaitable<void> pool::upkeep() {
+  for (;;) {
+    upkeep_timer_->expires_after(std::chrono::seconds(1));
+    co_await upkeep_timer_->async_wait(net::use_nothrow);
+    unsigned to_connect = 0;
+    {
+      std::lock_guard lock(mutex_);
+      if (stopped_) co_return;
+      const auto now = clock::now();
+      // Oldest-used first, so the idle timeout trims the cold end of the idle list.
+      std::vector<server_connection*> to_close;
+      unsigned open = state_.total();
+      for (server_connection* s : state_.idle()) {
+        const bool idle_too_long = settings_.server_idle_timeout.count() > 0 &&
+                                   now - s->last_used >= settings_.server_idle_timeout &&
+                                   open > state_.limits().min_pool_size;
+        const bool too_old = settings_.server_lifetime.count() > 0 && now - s->created >= settings_.server_lifetime;
+        if (idle_too_long || too_old || !looks_alive(*s)) {
+          to_close.push_back(s);
+          --open;
+        }
+      }
+      for (server_connection* s : to_close) {
+        state_.remove_idle(s);
+        close_locked(s);
+      }
+      to_connect = state_.connects_to_start();
+    }
+    launch_connects(to_connect);
+  }
+}
+
+}  // namespace pgfunnel::pool

@@ -1,0 +1,155 @@
+// Server login: TCP connect, StartupMessage, the authentication exchange, and the welcome messages.
+#include <array>
+#include <charconv>
+
+#include "pgfunnel/auth/md5.hpp"
+#include "pgfunnel/auth/scram_client.hpp"
+#include "pgfunnel/net/io.hpp"
+#include "pgfunnel/pool/server_connection.hpp"
+#include "pgfunnel/protocol/encode.hpp"
+
+namespace pgfunnel::pool {
+namespace {
+
+using net::error_code;
+
+std::string_view as_view(protocol::byte_span s) {
+  return {reinterpret_cast<const char*>(s.data()), s.size()};
+}
+
+error_code network_failure(server_error& error, const server_login& login, std::string_view what, error_code ec) {
+  error.sqlstate = "08006";
+  error.message = fmt::format("could not {} server {}:{}: {}", what, login.host, login.port, ec.message());
+  return ec;
+}
+
+error_code protocol_failure(server_error& error, std::string message) {
+  error.sqlstate = "08P01";
+  error.message = std::move(message);
+  return make_error_code(boost::system::errc::protocol_error);
+}
+
+// Answers one AuthenticationRequest; `scram` lives across the SASL round trips.
+error_code answer_authentication(const protocol::authentication& request, const server_login& login,
+                                 std::unique_ptr<auth::scram_client>& scram, std::string& out, server_error& error) {
+  using protocol::auth_request;
+  switch (request.type) {
+    case auth_request::ok:
+      return {};
+    case auth_request::cleartext_password:
+      if (login.password.empty()) return protocol_failure(error, "server asked for a password and none is configured");
+      protocol::encode_password_message(out, login.password);
+      return {};
+    case auth_request::md5_password: {
+      if (login.password.empty()) return protocol_failure(error, "server asked for a password and none is configured");
+      auth::md5_salt salt{};
+      std::copy(request.data.begin(), request.data.end(), salt.begin());
+      protocol::encode_password_message(out, auth::md5_response(login.user, login.password, salt));
+      return {};
+    }
+    case auth_request::sasl: {
+      if (login.password.empty()) return protocol_failure(error, "server asked for a password and none is configured");
+      std::vector<std::string_view> offered_views;
+      if (auto ec = protocol::decode_sasl_mechanisms(request.data, offered_views))
+        return protocol_failure(error, "malformed SASL mechanism list from server");
+      std::vector<std::string> offered(offered_views.begin(), offered_views.end());
+      scram = std::make_unique<auth::scram_client>(login.user, login.password);
+      std::string mechanism, first;
+      if (auto ec = scram->select_mechanism(offered, mechanism))
+        return protocol_failure(error, "server offers no SASL mechanism pgfunnel supports");
+      if (auto ec = scram->client_first(first)) return protocol_failure(error, ec.message());
+      protocol::encode_sasl_initial_response(out, mechanism, first);
+      return {};
+    }
+    case auth_request::sasl_continue: {
+      if (!scram) return protocol_failure(error, "SASL continue without SASL");
+      std::string final_message;
+      if (auto ec = scram->handle_server_first(as_view(request.data), final_message))
+        return protocol_failure(error, fmt::format("SCRAM exchange with server failed: {}", ec.message()));
+      protocol::encode_sasl_response(out, final_message);
+      return {};
+    }
+    case auth_request::sasl_final:
+      if (!scram) return protocol_failure(error, "SASL final without SASL");
+      if (auto ec = scram->handle_server_final(as_view(request.data)))
+        return protocol_failure(error, fmt::format("SCRAM exchange with server failed: {}", ec.message()));
+      return {};
+    default:
+      return protocol_failure(error, fmt::format("server asked for an unsupported authentication method ({})",
+                                                 static_cast<int>(request.type)));
+  }
+}
+
+}  // namespace
+
+net::awaitable<error_code> connect_and_login(server_connection& server, const server_login& login,
+                                             server_error& error) {
+  namespace asio = net::asio;
+  if (!login.host.empty() && login.host.front() == '/')
+    co_return protocol_failure(error, "Unix-domain socket upstreams are not supported; use host=127.0.0.1");
+  if (login.sslmode == "require" || login.sslmode == "verify-ca" || login.sslmode == "verify-full")
+    co_return protocol_failure(error, fmt::format("sslmode={} needs TLS to the upstream, which this build does not speak yet",
+                                                  login.sslmode));
+
+  net::tcp::resolver resolver(server.socket.get_executor());
+  auto [rec, endpoints] = co_await resolver.async_resolve(login.host, std::to_string(login.port), net::use_nothrow);
+  if (rec) co_return network_failure(error, login, "resolve", rec);
+  auto [cec, endpoint] = co_await asio::async_connect(server.socket, endpoints, net::use_nothrow);
+  if (cec) co_return network_failure(error, login, "connect to", cec);
+  server.peer = endpoint;
+  net::set_socket_options(server.socket);
+
+  std::string out;
+  const std::array<std::pair<std::string_view, std::string_view>, 2> startup{
+      {{"user", login.user}, {"database", login.database}}};
+  protocol::encode_startup_message(out, startup);
+  if (auto ec = co_await net::write_all(server.socket, out)) co_return network_failure(error, login, "write to", ec);
+
+  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, 1u << 20);
+  std::string buffer;
+  std::unique_ptr<auth::scram_client> scram;
+  for (;;) {
+    protocol::frame msg;
+    if (auto ec = co_await net::read_message(server.socket, reader, buffer, msg)) {
+      if (ec.category() == protocol::error_category())
+        co_return protocol_failure(error, fmt::format("invalid message from server: {}", ec.message()));
+      co_return network_failure(error, login, "read from", ec);
+    }
+    switch (msg.tag) {
+      case 'R': {
+        protocol::authentication request;
+        if (protocol::decode_authentication(msg.body, request))
+          co_return protocol_failure(error, "malformed authentication request from server");
+        out.clear();
+        if (auto ec = answer_authentication(request, login, scram, out, error)) co_return ec;
+        if (!out.empty())
+          if (auto ec = co_await net::write_all(server.socket, out)) co_return network_failure(error, login, "write to", ec);
+        break;
+      }
+      case 'E': {
+        protocol::error_fields fields;
+        protocol::decode_error_response(msg.body, fields);
+        error.sqlstate = fields.code.empty() ? "08006" : std::string(fields.code);
+        error.message = std::string(fields.message);
+        error.detail = std::string(fields.detail);
+        co_return make_error_code(boost::system::errc::permission_denied);
+      }
+      case 'S': {
+        protocol::parameter_status status;
+        if (protocol::decode_parameter_status(msg.body, status) == std::error_code{})
+          server.params.set(status.name, status.value);
+        break;
+      }
+      case 'K':
+        protocol::decode_backend_key_data(msg.body, server.key);
+        break;
+      case 'Z':
+        server.created = server.last_used = net::clock::now();
+        co_return error_code{};
+      default:
+        break;  // NoticeResponse, NegotiateProtocolVersion: nothing to act on
+    }
+  }
+}
+
+}  // namespace pgfunnel::pool

@@ -1,0 +1,161 @@
+// Client authentication on the pooled listener: SCRAM-SHA-256, md5, cleartext or trust, as PostgreSQL words it.
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include "pgfunnel/auth/errc.hpp"
+#include "pgfunnel/auth/md5.hpp"
+#include "pgfunnel/auth/scram_server.hpp"
+#include "pgfunnel/net/io.hpp"
+#include "pgfunnel/proxy/client_login.hpp"
+
+namespace pgfunnel::proxy {
+
+namespace asio = net::asio;
+using net::error_code;
+
+namespace {
+
+// Auth messages are small; a client sending more is not speaking the protocol.
+constexpr std::uint32_t max_auth_message = 10000;
+
+std::string password_failed(std::string_view user) {
+  return fmt::format("password authentication failed for user \"{}\"", user);
+}
+
+net::awaitable<bool> fail(net::tcp::socket& socket, log::conn_id id, std::string_view sqlstate, std::string message,
+                          std::string_view why) {
+  log::warn(id, "login failed: {}{}{}", message, why.empty() ? "" : " - ", why);
+  co_await send_error(socket, {"FATAL", sqlstate, message});
+  co_return false;
+}
+
+// Reads the client's next PasswordMessage-family message ('p') into `buffer`; the body is returned.
+net::awaitable<error_code> read_password_message(net::tcp::socket& socket, std::string& buffer, protocol::byte_span& body) {
+  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::frontend, max_auth_message);
+  protocol::frame frame;
+  if (auto ec = co_await net::read_message(socket, reader, buffer, frame)) co_return ec;
+  if (frame.tag != 'p') co_return error_code(std::error_code(protocol::errc::unknown_tag));
+  body = frame.body;
+  co_return error_code{};
+}
+
+std::string_view as_view(protocol::byte_span s) { return {reinterpret_cast<const char*>(s.data()), s.size()}; }
+
+net::awaitable<bool> scram_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user, log::conn_id id) {
+  // An unknown user (or one without a usable verifier) goes through the same exchange against a
+  // made-up verifier and fails at the proof, so a client cannot tell whether the user exists.
+  auth::scram_verifier verifier;
+  const bool mock = cred == nullptr || !cred->verifier;
+  if (mock) {
+    std::array<std::uint8_t, 16> junk{};
+    RAND_bytes(junk.data(), static_cast<int>(junk.size()));
+    auth::make_scram_verifier(std::string_view(reinterpret_cast<const char*>(junk.data()), junk.size()), verifier);
+  } else {
+    verifier = *cred->verifier;
+  }
+  auth::scram_server server{auth::scram_credential{verifier}};
+  std::string out;
+  protocol::encode_authentication_sasl(out, server.mechanisms());
+  if (co_await net::write_all(socket, out)) co_return false;
+
+  std::string buffer;
+  protocol::byte_span body;
+  if (auto ec = co_await read_password_message(socket, buffer, body))
+    co_return co_await fail(socket, id, "08P01", "expected SASL response", ec.message());
+  protocol::sasl_initial_response initial;
+  if (protocol::decode_sasl_initial_response(body, initial))
+    co_return co_await fail(socket, id, "08P01", "malformed SASL initial response", "");
+  std::string server_first;
+  if (auto ec = server.handle_client_first(initial.mechanism, initial.data, server_first)) {
+    if (ec == auth::errc::unsupported_mechanism)
+      co_return co_await fail(socket, id, "08P01", "client selected an invalid SASL authentication mechanism", "");
+    co_return co_await fail(socket, id, "08P01", fmt::format("malformed SCRAM message: {}", ec.message()), "");
+  }
+  out.clear();
+  protocol::encode_authentication_sasl_continue(out, server_first);
+  if (co_await net::write_all(socket, out)) co_return false;
+
+  if (auto ec = co_await read_password_message(socket, buffer, body))
+    co_return co_await fail(socket, id, "08P01", "expected SASL response", ec.message());
+  std::string server_final;
+  if (auto ec = server.handle_client_final(as_view(body), server_final)) {
+    if (ec == auth::errc::invalid_proof || mock)
+      co_return co_await fail(socket, id, "28P01", password_failed(user), mock ? "no such user" : "wrong password");
+    co_return co_await fail(socket, id, "08P01", fmt::format("malformed SCRAM message: {}", ec.message()), "");
+  }
+  if (mock) co_return co_await fail(socket, id, "28P01", password_failed(user), "no such user");
+  out.clear();
+  protocol::encode_authentication_sasl_final(out, server_final);
+  co_return !(co_await net::write_all(socket, out));
+}
+
+net::awaitable<bool> md5_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user, log::conn_id id) {
+  auth::md5_salt salt{};
+  RAND_bytes(salt.data(), static_cast<int>(salt.size()));
+  std::string out;
+  protocol::encode_authentication_md5_password(out, salt);
+  if (co_await net::write_all(socket, out)) co_return false;
+  std::string buffer;
+  protocol::byte_span body;
+  if (auto ec = co_await read_password_message(socket, buffer, body))
+    co_return co_await fail(socket, id, "08P01", "expected password response", ec.message());
+  std::string_view response;
+  if (protocol::decode_password_message(body, response))
+    co_return co_await fail(socket, id, "08P01", "malformed password message", "");
+  if (cred == nullptr) co_return co_await fail(socket, id, "28P01", password_failed(user), "no such user");
+  if (auth::md5_verify(user, cred->password, salt, response))
+    co_return co_await fail(socket, id, "28P01", password_failed(user), "wrong password");
+  co_return true;
+}
+
+bool cleartext_matches(const credential& cred, std::string_view given) {
+  if (!cred.password.empty())
+    return cred.password.size() == given.size() && CRYPTO_memcmp(cred.password.data(), given.data(), given.size()) == 0;
+  if (!cred.verifier) return false;
+  auth::scram_verifier derived;
+  if (auth::make_scram_verifier(given, cred.verifier->salt, cred.verifier->iterations, derived)) return false;
+  return auth::keys_equal(derived.stored_key, cred.verifier->stored_key);
+}
+
+net::awaitable<bool> cleartext_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user,
+                                        log::conn_id id) {
+  std::string out;
+  protocol::encode_authentication_cleartext_password(out);
+  if (co_await net::write_all(socket, out)) co_return false;
+  std::string buffer;
+  protocol::byte_span body;
+  if (auto ec = co_await read_password_message(socket, buffer, body))
+    co_return co_await fail(socket, id, "08P01", "expected password response", ec.message());
+  std::string_view given;
+  if (protocol::decode_password_message(body, given))
+    co_return co_await fail(socket, id, "08P01", "malformed password message", "");
+  if (cred == nullptr || !cleartext_matches(*cred, given))
+    co_return co_await fail(socket, id, "28P01", password_failed(user), cred == nullptr ? "no such user" : "wrong password");
+  co_return true;
+}
+
+}  // namespace
+
+net::awaitable<bool> authenticate_client(net::tcp::socket& socket, const proxy_context& context, std::string_view user,
+                                         bool loopback_listener, log::conn_id id) {
+  const auto method = context.settings->auth_type;
+  if (loopback_listener && (method == config::auth_method::trust || context.credentials.open_for_loopback()))
+    co_return true;
+  if (method == config::auth_method::trust)
+    co_return co_await fail(socket, id, "28000",
+                            fmt::format("no pg_hba.conf entry for user \"{}\": pgfunnel allows trust only on loopback listeners", user),
+                            "");
+  const credential* cred = context.credentials.find(user);
+  switch (method) {
+    case config::auth_method::md5:
+      // As PostgreSQL: a user whose secret is only a SCRAM verifier is asked for SCRAM instead.
+      if (cred == nullptr || !cred->password.empty()) co_return co_await md5_exchange(socket, cred, user, id);
+      co_return co_await scram_exchange(socket, cred, user, id);
+    case config::auth_method::password:
+      co_return co_await cleartext_exchange(socket, cred, user, id);
+    default:
+      co_return co_await scram_exchange(socket, cred, user, id);
+  }
+}
+
+}  // namespace pgfunnel::proxy

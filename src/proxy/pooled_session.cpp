@@ -1,0 +1,278 @@
+// The pooled client's life: login without a server, then a lease per transaction, then one close reason.
+#include "pgfunnel/proxy/pooled_session.hpp"
+
+#include "pgfunnel/net/io.hpp"
+#include "pgfunnel/proxy/client_login.hpp"
+
+namespace pgfunnel::proxy {
+
+namespace asio = net::asio;
+using net::error_code;
+
+namespace {
+// Until client_login_timeout is configurable: a client gets this long to log in.
+constexpr auto login_timeout = std::chrono::seconds(60);
+// Relayed messages we look inside (ReadyForQuery, ParameterStatus) are held back until whole.
+constexpr std::size_t inspect_limit = 8192;
+
+// The spelling PostgreSQL reports for values clients commonly send in another form, so the
+// welcome matches what the server says after the SET (libpq, pgjdbc and psycopg check these).
+std::string canonical_value(std::string_view name, std::string_view value, const session::parameter_set& defaults) {
+  std::string v(value);
+  if (session::iequals(name, "client_encoding")) {
+    for (auto& c : v) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (v == "UTF-8" || v == "UTF_8" || v == "UNICODE") v = "UTF8";
+  } else if (session::iequals(name, "DateStyle") && v.find(',') == std::string::npos) {
+    // A style alone keeps the current field order (German implies DMY), as PostgreSQL does.
+    std::string style = v;
+    for (auto& c : style) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string order = "MDY";
+    if (const std::string* d = defaults.find("DateStyle"); d != nullptr && d->find(", ") != std::string::npos)
+      order = d->substr(d->find(", ") + 2);
+    if (style == "GERMAN") order = "DMY";
+    if (style == "ISO") v = "ISO, " + order;
+    else if (style == "POSTGRES") v = "Postgres, " + order;
+    else if (style == "SQL") v = "SQL, " + order;
+    else if (style == "GERMAN") v = "German, " + order;
+  }
+  return v;
+}
+}  // namespace
+
+std::string_view to_string(close_reason reason) noexcept {
+  switch (reason) {
+    case close_reason::client_terminate: return "client terminated";
+    case close_reason::client_closed: return "client closed the connection";
+    case close_reason::login_failed: return "login failed";
+    case close_reason::protocol_error: return "protocol error";
+    case close_reason::server_lost: return "server connection lost";
+    case close_reason::pool_timeout: return "query_wait_timeout";
+    case close_reason::upstream_error: return "upstream unavailable";
+    case close_reason::too_many_clients: return "max_client_conn";
+  }
+  return "unknown";
+}
+
+pooled_session::pooled_session(net::tcp::socket client, std::shared_ptr<proxy_context> context, bool loopback_listener)
+    : client_(std::move(client)),
+      context_owner_(std::move(context)),
+      context_(*context_owner_),
+      loopback_listener_(loopback_listener),
+      id_(log::client_id(++context_.next_client_id)),
+      client_scan_(protocol::direction::frontend, context_.settings->max_message_size, 0),
+      server_scan_(protocol::direction::backend, context_.settings->max_message_size, inspect_limit) {}
+
+pooled_session::~pooled_session() {
+  if (counted_) --context_.pooled_clients;
+  if (cancel_) context_.cancels.remove(cancel_key_);
+}
+
+asio::awaitable<void> pooled_session::run() {
+  net::set_socket_options(client_);
+  const bool logged_in = co_await login();
+  if (!logged_in) co_return;
+  client_.non_blocking(true);
+
+  while (!ended_) {
+    // Idle: no buffer, no server; only a readiness wait on the client socket.
+    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+    if (wec) {
+      end(close_reason::client_closed);
+      break;
+    }
+    in_.acquire();
+    error_code ec;
+    const std::size_t n = client_.read_some(asio::buffer(in_.data(), net::relay_buffer::capacity), ec);
+    if (ec == asio::error::would_block) {
+      in_.release();
+      continue;
+    }
+    if (ec || n == 0) {
+      end(close_reason::client_closed);
+      break;
+    }
+    // A lone Terminate needs no server.
+    if (n == 5 && in_.data()[0] == 'X') {
+      end(close_reason::client_terminate);
+      break;
+    }
+    if (!co_await serve_transaction(n)) break;
+    in_.release();
+    out_.release();
+  }
+  log::debug(id_, "client session closed: {}", to_string(reason_));
+}
+
+asio::awaitable<bool> pooled_session::login() {
+  client_startup startup;
+  auto read = [&]() -> net::awaitable<error_code> { co_return co_await read_client_startup(client_, startup); };
+  if (auto ec = co_await net::with_timeout(read(), login_timeout)) {
+    if (ec.category() == protocol::error_category())
+      co_await send_error(client_, {"FATAL", "08P01", fmt::format("invalid startup packet: {}", ec.message())});
+    end(close_reason::login_failed);
+    co_return false;
+  }
+  if (startup.parsed.kind == protocol::startup_kind::cancel_request) {
+    co_await handle_cancel_request(context_, startup.parsed, id_);
+    end(close_reason::client_terminate);
+    co_return false;
+  }
+  // max_client_conn counts clients past their startup packet, so the refusal reaches them.
+  counted_ = true;
+  if (++context_.pooled_clients > context_.settings->max_client_conn) {
+    log::warn(id_, "no more connections allowed (max_client_conn {}) from {}", context_.settings->max_client_conn,
+              client_.remote_endpoint().address().to_string());
+    co_await send_error(client_, {"FATAL", "53300", "no more connections allowed (max_client_conn)"});
+    end(close_reason::too_many_clients);
+    co_return false;
+  }
+  const auto& p = startup.parsed;
+  user_ = std::string(p.parameter("user"));
+  database_ = std::string(p.parameter("database"));
+  if (database_.empty()) database_ = user_;
+  if (user_.empty()) {
+    co_await send_error(client_, {"FATAL", "28000", "no PostgreSQL user name specified in startup packet"});
+    end(close_reason::login_failed);
+    co_return false;
+  }
+  if (!p.parameter("replication").empty() && p.parameter("replication") != "false") {
+    co_await send_error(client_, {"FATAL", "08P01", "replication connections are not supported by the pooled listener",
+                                  "", "Use the direct listener (DIRECT_DATABASE_URL) for replication."});
+    end(close_reason::login_failed);
+    co_return false;
+  }
+
+  if (!co_await authenticate_client(client_, context_, user_, loopback_listener_, id_)) {
+    end(close_reason::login_failed);
+    co_return false;
+  }
+
+  pool_ = context_.pools.get(database_, user_, [&] { return context_.server_login_for(database_, user_); },
+                             context_.pool_settings());
+  pool::server_error error;
+  if (!co_await pool_->wait_for_defaults(error)) {
+    log::warn(id_, "login to pool {} failed upstream: {} ({})", pool_->name(), error.message, error.sqlstate);
+    co_await send_error(client_, {"FATAL", error.sqlstate, error.message, error.detail});
+    end(close_reason::upstream_error);
+    co_return false;
+  }
+  for (const auto& [name, value] : p.parameters) {
+    if (session::is_connection_parameter(name)) continue;
+    params_.set(name, canonical_value(name, value, pool_->defaults()));
+  }
+  cancel_ = std::make_shared<cancel_target>();
+  cancel_key_ = context_.cancels.add(cancel_);
+
+  const std::string welcome = welcome_messages();
+  if (co_await net::write_all(client_, welcome)) {
+    end(close_reason::client_closed);
+    co_return false;
+  }
+  log::debug(id_, "client logged in as {} to {} from {}", user_, database_,
+             client_.remote_endpoint().address().to_string());
+  co_return true;
+}
+
+std::string pooled_session::welcome_messages() const {
+  std::string out;
+  protocol::encode_authentication_ok(out);
+  const auto& defaults = pool_->defaults();
+  for (const auto& [name, value] : defaults) {
+    const std::string* own = session::is_tracked_parameter(name) ? params_.find(name) : nullptr;
+    protocol::encode_parameter_status(out, name, own != nullptr ? *own : value);
+  }
+  for (const auto& [name, value] : params_)
+    if (session::is_tracked_parameter(name) && defaults.find(name) == nullptr)
+      protocol::encode_parameter_status(out, name, value);
+  protocol::encode_backend_key_data(out, cancel_key_.process_id, cancel_key_.secret_key);
+  protocol::encode_ready_for_query(out, protocol::transaction_status::idle);
+  return out;
+}
+
+asio::awaitable<bool> pooled_session::serve_transaction(std::size_t first_bytes) {
+  auto lease = co_await pool_->acquire(id_);
+  if (lease.server == nullptr) {
+    if (lease.failure == pool::acquire_failure::wait_timeout) {
+      const auto c = pool_->counts();
+      log::warn(id_, "query_wait_timeout: no server for pool {} within {} ms (pool_size {}, {} active, {} waiting)",
+                pool_->name(), pool_->settings().query_wait_timeout.count(), pool_->settings().limits.pool_size,
+                c.active, c.waiting);
+      co_await send_error(client_, {"ERROR", "53300", "query_wait_timeout",
+                                    fmt::format("pgfunnel pool {} (pool_size {}) had no free server within {} ms; "
+                                                "{} clients waiting; client {}",
+                                                pool_->name(), pool_->settings().limits.pool_size,
+                                                pool_->settings().query_wait_timeout.count(), c.waiting, log::to_string(id_))});
+      end(close_reason::pool_timeout);
+    } else {
+      log::warn(id_, "no server for pool {}: {} ({})", pool_->name(), lease.error.message, lease.error.sqlstate);
+      co_await send_error(client_, {"FATAL", lease.error.sqlstate.empty() ? "08006" : lease.error.sqlstate,
+                                    lease.error.message,
+                                    fmt::format("pgfunnel could not get a server for pool {}; client {}", pool_->name(),
+                                                log::to_string(id_))});
+      end(close_reason::upstream_error);
+    }
+    co_return false;
+  }
+  server_ = lease.server;
+  cancel_->attach(server_->key, server_->peer);
+  tracker_ = {};
+  client_scan_.reset();
+  server_scan_.reset();
+  in_have_ = first_bytes;
+  out_have_ = 0;
+  releasing_ = server_broken_ = client_gone_ = false;
+  log::trace(log::conn_ids{id_, server_->id}, "server leased");
+
+  if (!co_await sync_parameters()) {
+    release_server();
+    co_return false;
+  }
+  out_.acquire();
+  if (!cleanup_timer_) cleanup_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
+  for (;;) {
+    using namespace asio::experimental::awaitable_operators;
+    co_await (client_to_server() && server_to_client());
+    // Both halves stopped. A Flush racing the release may leave the server busy again: go on
+    // relaying for as long as client and server are both there.
+    if (server_broken_ || client_gone_ || server_reusable()) break;
+    releasing_ = false;
+  }
+  const bool lost = server_broken_ && !client_gone_;
+  release_server();
+  if (lost) {
+    co_await send_error(client_, {"FATAL", "08006", "server connection lost",
+                                  fmt::format("the server pgfunnel relayed this transaction to closed or failed; client {}",
+                                              log::to_string(id_))});
+    end(close_reason::server_lost);
+    co_return false;
+  }
+  if (client_gone_) {
+    if (!ended_) end(close_reason::client_closed);
+    co_return false;
+  }
+  co_return true;
+}
+
+bool pooled_session::server_reusable() const {
+  return !server_broken_ && tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary() && out_have_ == 0 &&
+         server_scan_.at_boundary();
+}
+
+void pooled_session::release_server() {
+  if (server_ == nullptr) return;
+  const bool reusable = server_reusable();
+  cancel_->detach();
+  // A cancel on its way to this server could land after the next client's query started there;
+  // such a server is closed rather than reused. (detach() comes first: a cancel that counted
+  // itself in flight before it is either seen here or finds no server.)
+  if (cancel_->in_flight.load() > 0) {
+    log::debug(log::conn_ids{id_, server_->id}, "cancel in flight: server closed instead of reused");
+    pool_->release(server_, false);
+  } else {
+    log::trace(log::conn_ids{id_, server_->id}, "server released ({})", reusable ? "reused" : "closed");
+    pool_->release(server_, reusable);
+  }
+  server_ = nullptr;
+}
+
+}  // namespace pgfunnel::proxy

@@ -1,0 +1,110 @@
+// Parameter lists and the SET batch that brings a leased server to its client's values.
+#include "pgfunnel/session/parameters.hpp"
+
+#include <array>
+
+namespace pgfunnel::session {
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+void parameter_set::set(std::string_view name, std::string_view value) {
+  for (auto& [key, v] : items_) {
+    if (iequals(key, name)) {
+      v.assign(value);
+      return;
+    }
+  }
+  items_.emplace_back(std::string(name), std::string(value));
+}
+
+bool parameter_set::erase(std::string_view name) {
+  for (auto it = items_.begin(); it != items_.end(); ++it) {
+    if (iequals(it->first, name)) {
+      items_.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+const std::string* parameter_set::find(std::string_view name) const noexcept {
+  for (const auto& [key, v] : items_)
+    if (iequals(key, name)) return &v;
+  return nullptr;
+}
+
+namespace {
+constexpr std::array<std::string_view, 6> tracked = {
+    "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings", "application_name"};
+}
+
+bool is_tracked_parameter(std::string_view name) noexcept {
+  for (auto t : tracked)
+    if (iequals(t, name)) return true;
+  return false;
+}
+
+bool is_connection_parameter(std::string_view name) noexcept {
+  return iequals(name, "user") || iequals(name, "database") || iequals(name, "options") ||
+         iequals(name, "replication") || name.starts_with("_pq_.");
+}
+
+std::string quote_literal(std::string_view value) {
+  std::string out;
+  out.reserve(value.size() + 2);
+  out.push_back('\'');
+  for (char c : value) {
+    if (c == '\'') out.push_back('\'');
+    out.push_back(c);
+  }
+  out.push_back('\'');
+  return out;
+}
+
+namespace {
+// Parameter names come from clients; only plain identifiers (and dotted custom names) are sent on.
+bool plain_name(std::string_view name) noexcept {
+  if (name.empty()) return false;
+  for (char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+void append_set(std::string& sql, std::string_view name, std::string_view value) {
+  sql.append("SET ").append(name).append(" TO ").append(quote_literal(value)).append(";");
+}
+}  // namespace
+
+std::string build_set_batch(const parameter_set& client, const parameter_set& server, const parameter_set& defaults) {
+  std::string sql;
+  // What the client wants: its own values, else the pool's defaults for tracked parameters.
+  for (const auto& [name, value] : client) {
+    if (!plain_name(name)) continue;
+    const std::string* current = server.find(name);
+    if (current == nullptr || *current != value) append_set(sql, name, value);
+  }
+  for (const auto& [name, value] : server) {
+    if (client.find(name) != nullptr || !plain_name(name)) continue;
+    if (is_tracked_parameter(name)) {
+      const std::string* fallback = defaults.find(name);
+      if (fallback != nullptr && *fallback != value) append_set(sql, name, *fallback);
+    } else if (defaults.find(name) == nullptr) {
+      // A setting an earlier client made on this server (not one the server started with).
+      sql.append("RESET ").append(name).append(";");
+    }
+  }
+  return sql;
+}
+
+}  // namespace pgfunnel::session
