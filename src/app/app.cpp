@@ -14,6 +14,14 @@ namespace pgfunnel::app {
 
 namespace asio = net::asio;
 
+namespace {
+// The address actually bound (port 0 in the config means the system picked one; tests read it here).
+std::string endpoint_text(const net::tcp::endpoint& e) {
+  const auto a = e.address();
+  return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), e.port()) : fmt::format("{}:{}", a.to_string(), e.port());
+}
+}  // namespace
+
 int run(std::shared_ptr<const config::settings> settings) {
   // One thread: the io_context may skip its internal locking.
   asio::io_context io(settings->workers == 1 ? 1 : static_cast<int>(settings->workers));
@@ -37,7 +45,7 @@ int run(std::shared_ptr<const config::settings> settings) {
                                       },
                                       "pooled"),
                      asio::detached);
-      log::info("pooled listener (transaction mode) on {}", settings->listen_pooled.to_string());
+      log::info("pooled listener (transaction mode) on {}", endpoint_text(acceptor->local_endpoint()));
     }
     if (settings->listen_direct.enabled()) {
       auto& acceptor = acceptors.emplace_back(
@@ -51,7 +59,7 @@ int run(std::shared_ptr<const config::settings> settings) {
                                       },
                                       "direct"),
                      asio::detached);
-      log::info("direct listener (session passthrough) on {}", settings->listen_direct.to_string());
+      log::info("direct listener (session passthrough) on {}", endpoint_text(acceptor->local_endpoint()));
     }
   } catch (const boost::system::system_error& e) {
     log::critical("cannot listen: {}", e.what());

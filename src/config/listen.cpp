@@ -40,9 +40,9 @@ std::optional<listen_address> parse_listen_address(std::string_view text, std::s
     return std::nullopt;
   }
   std::string port_error;
-  const auto n = parse_count(port, 1, 65535, port_error);
+  const auto n = parse_count(port, 0, 65535, port_error);  // 0: the OS picks (tests)
   if (!n) {
-    error = fmt::format("bad port '{}' (must be a number from 1 to 65535)", port);
+    error = fmt::format("bad port '{}' (must be a number from 0 to 65535; 0 lets the system pick)", port);
     return std::nullopt;
   }
   return listen_address{std::string(host), static_cast<std::uint16_t>(*n)};

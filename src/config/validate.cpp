@@ -48,7 +48,7 @@ void check_cross_field(const settings& s, const source_map& sources, std::vector
     if (!p.enabled() && !d.enabled())
       found.push_back(at_source(sources, "listen.pooled",
                                 "both listeners are off; enable listen.pooled or listen.direct"));
-    else if (p.enabled() && d.enabled() && p.port == d.port &&
+    else if (p.enabled() && d.enabled() && p.port != 0 && p.port == d.port &&
              (p.host == d.host || wildcard(p.host) || wildcard(d.host)))
       found.push_back(at_source(sources, "listen.direct",
                                 fmt::format("{} clashes with listen.pooled ({}, {})", d.to_string(), p.to_string(),
@@ -68,8 +68,13 @@ void check_cross_field(const settings& s, const source_map& sources, std::vector
   errors.insert(errors.end(), found.begin(), found.end());
   if (had_errors) return;
 
-  if (s.auth_type != auth_method::trust && s.users.empty())
-    warnings.push_back(at_source(sources, "users", "no users are configured, so every client login will be refused"));
+  // With no users, the upstream URL's user and password are the one client credential; with no
+  // password either, only loopback listeners let clients in (trust).
+  if (s.auth_type != auth_method::trust && s.users.empty() && s.upstream.password.empty() &&
+      s.listen_pooled.enabled() && !s.listen_pooled.is_loopback())
+    warnings.push_back(at_source(sources, "users",
+                                 fmt::format("no users and no password in the upstream URL: clients of {} cannot log in",
+                                             s.listen_pooled.to_string())));
   if (s.auth_type == auth_method::trust)
     for (const auto* l : {&s.listen_pooled, &s.listen_direct})
       if (l->enabled() && !l->is_loopback())

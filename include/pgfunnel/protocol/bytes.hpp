@@ -54,7 +54,8 @@ class body_reader {
     if (ec_) return {};
     const auto* begin = data_.data() + pos_;
     // memchr must not see a null pointer, which an empty span may hold, even with a zero size.
-    const auto* nul = at_end() ? nullptr : static_cast<const std::uint8_t*>(std::memchr(begin, 0, remaining()));
+    const auto* nul =
+        at_end() ? nullptr : static_cast<const std::uint8_t*>(std::memchr(begin, 0, remaining()));
     if (nul == nullptr) {
       ec_ = errc::missing_terminator;
       return {};

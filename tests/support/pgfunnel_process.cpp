@@ -1,0 +1,145 @@
+// The pgfunnel child process for integration tests: fork/exec, log capture, port discovery, teardown.
+#include "pgfunnel_process.hpp"
+
+#include <algorithm>
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <fstream>
+#include <regex>
+#include <sstream>
+#include <stdexcept>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+#ifndef PGFUNNEL_BINARY_DIR
+#define PGFUNNEL_BINARY_DIR "."
+#endif
+
+namespace pgfunnel::test {
+namespace {
+
+std::string executable() {
+  if (const char* env = std::getenv("PGFUNNEL_EXE")) return env;
+#ifdef PGFUNNEL_EXE
+  return PGFUNNEL_EXE;
+#else
+  return std::string(PGFUNNEL_BINARY_DIR) + "/pgfunnel";
+#endif
+}
+
+bool has_flag(const std::vector<std::string>& args, std::string_view flag) {
+  for (const auto& a : args)
+    if (a == flag || a.starts_with(std::string(flag) + "=")) return true;
+  return false;
+}
+
+std::string conninfo(std::uint16_t port, std::string_view user, std::string_view password, std::string_view db) {
+  std::ostringstream s;
+  s << "host=127.0.0.1 port=" << port << " user=" << user << " dbname=" << db << " sslmode=disable";
+  if (!password.empty()) s << " password=" << password;
+  return s.str();
+}
+
+}  // namespace
+
+pgfunnel_process::pgfunnel_process(std::vector<std::string> args) {
+  static int counter = 0;
+  log_path_ = std::string(PGFUNNEL_BINARY_DIR) + "/pgfunnel-test-" + std::to_string(::getpid()) + "-" +
+              std::to_string(++counter) + ".log";
+  if (!has_flag(args, "--listen-pooled")) args.insert(args.end(), {"--listen-pooled", "127.0.0.1:0"});
+  if (!has_flag(args, "--listen-direct")) args.insert(args.end(), {"--listen-direct", "127.0.0.1:0"});
+  const std::string exe = executable();
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(exe.c_str()));
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+
+  pid_ = ::fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(fd, 1);
+    ::dup2(fd, 2);
+    ::execv(exe.c_str(), argv.data());
+    ::_exit(127);
+  }
+  const std::regex pooled(R"(pooled listener \(transaction mode\) on [^ ]*:(\d+))");
+  const std::regex direct(R"(direct listener \(session passthrough\) on [^ ]*:(\d+))");
+  const bool want_direct = !(has_flag(args, "--listen-direct") &&
+                             std::find(args.begin(), args.end(), "off") != args.end());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const std::string text = log();
+    std::smatch m;
+    if (std::regex_search(text, m, pooled)) pooled_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+    if (std::regex_search(text, m, direct)) direct_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+    if (pooled_port_ != 0 && (direct_port_ != 0 || !want_direct)) return;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      throw std::runtime_error("pgfunnel exited during start-up:\n" + text);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::string text = log();
+  stop();
+  throw std::runtime_error("pgfunnel did not start listening within 20 s:\n" + text);
+}
+
+pgfunnel_process::~pgfunnel_process() { stop(); }
+
+std::string pgfunnel_process::pooled_conninfo(std::string_view user, std::string_view password, std::string_view db) const {
+  return conninfo(pooled_port_, user, password, db);
+}
+std::string pgfunnel_process::direct_conninfo(std::string_view user, std::string_view password, std::string_view db) const {
+  return conninfo(direct_port_, user, password, db);
+}
+
+std::string pgfunnel_process::log() const {
+  std::ifstream in(log_path_);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool pgfunnel_process::wait_for_log(std::string_view needle, int timeout_ms) const {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  do {
+    if (log().find(needle) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
+}
+
+void pgfunnel_process::signal(int sig) const {
+  if (pid_ > 0) ::kill(pid_, sig);
+}
+
+int pgfunnel_process::wait_exit(int timeout_ms) {
+  if (pid_ <= 0) return -1;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  do {
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return status;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return -1;
+}
+
+void pgfunnel_process::stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  if (wait_exit(5000) == -1 && pid_ > 0) {
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+}
+
+}  // namespace pgfunnel::test
