@@ -28,10 +28,11 @@ struct pool::waiter : std::enable_shared_from_this<pool::waiter> {
 
 namespace {
 std::atomic<std::uint64_t> next_server_id{0};
-}
+}  // namespace
 
 pool::pool(asio::io_context& io, std::string database, std::string user, server_login login, pool_settings settings)
     : io_(io),
+      strand_(asio::make_strand(io)),
       database_(std::move(database)),
       user_(std::move(user)),
       login_(std::move(login)),
@@ -41,14 +42,14 @@ pool::pool(asio::io_context& io, std::string database, std::string user, server_
 pool::~pool() = default;
 
 void pool::start() {
-  upkeep_timer_ = std::make_unique<asio::steady_timer>(io_);
-  asio::co_spawn(io_, [self = shared_from_this()] { return self->upkeep(); }, asio::detached);
+  upkeep_timer_ = std::make_unique<asio::steady_timer>(strand_);
+  asio::co_spawn(strand_, [self = shared_from_this()] { return self->upkeep(); }, asio::detached);
 }
 
 void pool::stop() {
   std::lock_guard lock(mutex_);
   stopped_ = true;
-  if (upkeep_timer_) asio::post(io_, [self = shared_from_this()] { self->upkeep_timer_->cancel(); });
+  if (upkeep_timer_) asio::post(strand_, [self = shared_from_this()] { self->upkeep_timer_->cancel(); });
 }
 
 void pool::apply_settings(const pool_settings& settings) {
@@ -107,7 +108,7 @@ void pool::launch_connects(unsigned n) {
 asio::awaitable<void> pool::connect_one() {
   auto server = std::make_unique<server_connection>(io_.get_executor(), ++next_server_id);
   server_error error;
-  auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error), settings_.server_connect_timeout);
+  auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error), net::or_forever(settings_.server_connect_timeout));
   if (ec == asio::error::timed_out) {
     error.sqlstate = "08006";
     error.message = fmt::format("timeout after {} ms connecting to server {}:{}",
@@ -184,7 +185,7 @@ asio::awaitable<acquire_result> pool::acquire(log::conn_id client) {
     }
   } guard{this, w.get()};
 
-  const auto deadline = clock::now() + settings_.query_wait_timeout;
+  const auto deadline = clock::now() + net::or_forever(settings_.query_wait_timeout);
   w->timer.expires_at(deadline);
   for (;;) {
     co_await w->timer.async_wait(net::use_nothrow);
@@ -240,7 +241,7 @@ asio::awaitable<bool> pool::wait_for_defaults(server_error& error) {
   }
   if (start_login) asio::co_spawn(io_, [self = shared_from_this()] { return self->connect_one(); }, asio::detached);
 
-  const auto deadline = clock::now() + settings_.server_connect_timeout + std::chrono::seconds(1);
+  const auto deadline = clock::now() + net::or_forever(settings_.server_connect_timeout) + std::chrono::seconds(1);
   w->timer.expires_at(deadline);
   for (;;) {
     co_await w->timer.async_wait(net::use_nothrow);

@@ -4,6 +4,7 @@
 
 #include "pgfunnel/auth/errc.hpp"
 #include "pgfunnel/auth/md5.hpp"
+#include "pgfunnel/auth/scram_common.hpp"
 #include "pgfunnel/auth/scram_server.hpp"
 #include "pgfunnel/net/io.hpp"
 #include "pgfunnel/proxy/client_login.hpp"
@@ -41,15 +42,35 @@ net::awaitable<error_code> read_password_message(net::tcp::socket& socket, std::
 
 std::string_view as_view(protocol::byte_span s) { return {reinterpret_cast<const char*>(s.data()), s.size()}; }
 
+// The made-up verifier of a user that does not exist. Its salt must not change between attempts
+// (a changing salt would tell the user does not exist), so it is derived from the user name and a
+// secret of this process, as PostgreSQL derives it from a secret of its cluster.
+auth::scram_verifier mock_verifier(std::string_view user) {
+  static const std::array<std::uint8_t, 32> secret = [] {
+    std::array<std::uint8_t, 32> s{};
+    RAND_bytes(s.data(), static_cast<int>(s.size()));
+    return s;
+  }();
+  auth::scram_key digest{};
+  std::string material(reinterpret_cast<const char*>(secret.data()), secret.size());
+  material.append(user);
+  auth::sha256(auth::as_bytes(material), digest);
+  auth::scram_verifier v;
+  v.iterations = auth::scram_default_iterations;
+  v.salt.assign(digest.begin(), digest.begin() + auth::scram_default_salt_length);
+  // Keys no password produces: the proof never verifies.
+  auth::random_bytes(v.stored_key);
+  auth::random_bytes(v.server_key);
+  return v;
+}
+
 net::awaitable<bool> scram_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user, log::conn_id id) {
   // An unknown user (or one without a usable verifier) goes through the same exchange against a
   // made-up verifier and fails at the proof, so a client cannot tell whether the user exists.
   auth::scram_verifier verifier;
   const bool mock = cred == nullptr || !cred->verifier;
   if (mock) {
-    std::array<std::uint8_t, 16> junk{};
-    RAND_bytes(junk.data(), static_cast<int>(junk.size()));
-    auth::make_scram_verifier(std::string_view(reinterpret_cast<const char*>(junk.data()), junk.size()), verifier);
+    verifier = mock_verifier(user);
   } else {
     verifier = *cred->verifier;
   }

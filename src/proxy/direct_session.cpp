@@ -73,7 +73,7 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client, std::shared_pt
     auto [cec, endpoint] = co_await asio::async_connect(server, endpoints, net::use_nothrow);
     co_return cec;
   };
-  if (auto ec = co_await net::with_timeout(connect(), context.settings->server_connect_timeout)) {
+  if (auto ec = co_await net::with_timeout(connect(), net::or_forever(context.settings->server_connect_timeout))) {
     log::warn(id, "direct session: cannot reach upstream {}:{}: {}", login.host, login.port, ec.message());
     co_await send_error(client, {"FATAL", "08006",
                                  fmt::format("pgfunnel could not connect to the upstream server {}:{}: {}", login.host,

@@ -13,6 +13,11 @@ namespace pgfunnel::net {
 // asio::error::timed_out.
 awaitable<error_code> with_timeout(awaitable<error_code> op, clock::duration timeout);
 
+// A configured timeout where 0 means "no limit".
+inline clock::duration or_forever(std::chrono::milliseconds d) {
+  return d.count() == 0 ? clock::duration(std::chrono::hours(24 * 365 * 10)) : clock::duration(d);
+}
+
 awaitable<error_code> write_all(tcp::socket& socket, std::string_view bytes);
 
 // Reads one whole message (startup or tagged phase, as `reader` says) into `buffer`, exactly: no

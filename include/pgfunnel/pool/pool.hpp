@@ -77,6 +77,8 @@ class pool : public std::enable_shared_from_this<pool> {
   static bool looks_alive(server_connection& server);
 
   net::asio::io_context& io_;
+  // Upkeep and its timer live here, so stop() from another thread never races the loop.
+  net::asio::strand<net::asio::io_context::executor_type> strand_;
   const std::string database_;
   const std::string user_;
   const server_login login_;

@@ -1,0 +1,196 @@
+// Integration: client authentication on the pooled listener — SCRAM, md5, cleartext, PostgreSQL's wording for failures, and a login burst that opens few servers.
+#include <atomic>
+#include <chrono>
+#include <fstream>
+#include <latch>
+#include <mutex>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "libpq_helpers.hpp"
+#include "pg_server.hpp"
+#include "pgfunnel_process.hpp"
+
+namespace pgfunnel::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+class Auth : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    pg_ = new pg_server(pg_options{.extra_conf = {"log_connections = on"}});
+    pg_->exec("CREATE ROLE alice LOGIN PASSWORD 'secret'");
+  }
+  static void TearDownTestSuite() {
+    delete pg_;
+    pg_ = nullptr;
+  }
+  static std::unique_ptr<pgfunnel_process> start(const std::string& auth_type, int pool_size = 2) {
+    return std::make_unique<pgfunnel_process>(std::vector<std::string>{
+        "--upstream", pg_->url(), "--users", "alice:secret", "--auth-type", auth_type, "--pool-size",
+        std::to_string(pool_size)});
+  }
+  // What PostgreSQL itself answers to the same login.
+  static pq_error postgres_says(const std::string& user, const std::string& password, const std::string& db = "postgres") {
+    pq_conn c(pg_->conninfo(user, password, db) + " sslmode=disable");
+    EXPECT_FALSE(c.ok());
+    return c.error();
+  }
+  static pg_server* pg_;
+};
+pg_server* Auth::pg_ = nullptr;
+
+TEST_F(Auth, ScramLoginOfAConfiguredUserAndOfTheUpstreamUser) {
+  auto funnel = start("scram-sha-256");
+  pq_conn alice(funnel->pooled_conninfo("alice", "secret"));
+  ASSERT_TRUE(alice.ok()) << alice.error().text;
+  EXPECT_EQ(alice.value("SELECT current_user"), "alice");
+  pq_conn postgres(funnel->pooled_conninfo("postgres", "postgres"));
+  ASSERT_TRUE(postgres.ok()) << postgres.error().text;
+  EXPECT_EQ(postgres.value("SELECT current_user"), "postgres");
+  // libpq with require_auth-like strictness is PG16; here: it did a SASL exchange (no cleartext).
+  EXPECT_EQ(PQconnectionUsedPassword(alice.get()), 1);
+}
+
+TEST_F(Auth, WrongPasswordIsPostgresOwn28P01) {
+  auto funnel = start("scram-sha-256");
+  pq_conn bad(funnel->pooled_conninfo("alice", "wrong"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().severity, "FATAL") << bad.error().text;
+  EXPECT_EQ(bad.error().sqlstate, "28P01") << bad.error().text;
+  EXPECT_EQ(bad.error().message, "password authentication failed for user \"alice\"") << bad.error().text;
+  const pq_error pg = postgres_says("alice", "wrong");
+  EXPECT_EQ(bad.error().sqlstate, pg.sqlstate);
+  EXPECT_EQ(bad.error().message, pg.message);
+}
+
+TEST_F(Auth, UnknownUserLooksExactlyLikeAWrongPassword) {
+  auto funnel = start("scram-sha-256");
+  pq_conn unknown(funnel->pooled_conninfo("nobody", "secret"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().severity, "FATAL") << unknown.error().text;
+  EXPECT_EQ(unknown.error().sqlstate, "28P01") << unknown.error().text;
+  EXPECT_EQ(unknown.error().message, "password authentication failed for user \"nobody\"") << unknown.error().text;
+  EXPECT_TRUE(unknown.error().detail.empty()) << unknown.error().text;
+  EXPECT_EQ(unknown.error().message, postgres_says("nobody", "secret").message);
+  // The same text as a wrong password for an existing user, the name aside.
+  pq_conn wrong(funnel->pooled_conninfo("alice", "wrong"));
+  std::string a = unknown.error().message, b = wrong.error().message;
+  EXPECT_EQ(std::regex_replace(a, std::regex("\"nobody\""), "X"), std::regex_replace(b, std::regex("\"alice\""), "X"));
+  EXPECT_EQ(unknown.error().detail, wrong.error().detail);
+  // And nothing on the wire says whether the user exists: the exchange went as far as the proof
+  // (a mock SCRAM challenge), which libpq reports as a password failure, not a protocol error.
+  EXPECT_THAT(unknown.error().text, ::testing::Not(::testing::HasSubstr("does not exist")));
+}
+
+TEST_F(Auth, Md5Login) {
+  auto funnel = start("md5");
+  pq_conn alice(funnel->pooled_conninfo("alice", "secret"));
+  ASSERT_TRUE(alice.ok()) << alice.error().text;
+  EXPECT_EQ(alice.value("SELECT current_user"), "alice");
+  pq_conn bad(funnel->pooled_conninfo("alice", "wrong"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().sqlstate, "28P01") << bad.error().text;
+  EXPECT_EQ(bad.error().message, "password authentication failed for user \"alice\"") << bad.error().text;
+  pq_conn unknown(funnel->pooled_conninfo("nobody", "secret"));
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_EQ(unknown.error().sqlstate, "28P01") << unknown.error().text;
+  EXPECT_EQ(unknown.error().message, "password authentication failed for user \"nobody\"") << unknown.error().text;
+}
+
+TEST_F(Auth, CleartextPasswordLogin) {
+  auto funnel = start("password");
+  pq_conn alice(funnel->pooled_conninfo("alice", "secret"));
+  ASSERT_TRUE(alice.ok()) << alice.error().text;
+  EXPECT_EQ(alice.value("SELECT current_user"), "alice");
+  pq_conn postgres(funnel->pooled_conninfo("postgres", "postgres"));
+  ASSERT_TRUE(postgres.ok()) << postgres.error().text;
+  pq_conn bad(funnel->pooled_conninfo("alice", "wrong"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().sqlstate, "28P01") << bad.error().text;
+  EXPECT_EQ(bad.error().message, "password authentication failed for user \"alice\"") << bad.error().text;
+}
+
+TEST_F(Auth, NonexistentDatabaseIsPostgresOwn3D000) {
+  auto funnel = start("scram-sha-256");
+  pq_conn nope(funnel->pooled_conninfo("alice", "secret", "nope"));
+  ASSERT_FALSE(nope.ok());
+  EXPECT_EQ(nope.error().severity, "FATAL") << nope.error().text;
+  EXPECT_EQ(nope.error().sqlstate, "3D000") << nope.error().text;
+  EXPECT_EQ(nope.error().message, "database \"nope\" does not exist") << nope.error().text;
+  EXPECT_EQ(nope.error().message, postgres_says("alice", "secret", "nope").message);
+  // The failure did not poison the user's other pool.
+  pq_conn ok(funnel->pooled_conninfo("alice", "secret"));
+  EXPECT_TRUE(ok.ok()) << ok.error().text;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+int count_matches(const std::string& text, const std::regex& re) {
+  return static_cast<int>(std::distance(std::sregex_iterator(text.begin(), text.end(), re), std::sregex_iterator()));
+}
+
+TEST_F(Auth, BurstOfFiftyLoginsOpensAtMostPoolSizeServers) {
+  auto funnel = start("scram-sha-256", 2);
+  const std::regex alice_login(R"(connection authorized: user=alice )");
+  const int logins_before = count_matches(read_file(pg_->log_path()), alice_login);
+
+  std::atomic<bool> sampling{true};
+  std::atomic<int> max_seen{0};
+  std::thread sampler([&] {
+    while (sampling) {
+      try {
+        const int n = count_client_backends(*pg_, "alice");
+        if (n > max_seen) max_seen = n;
+      } catch (const std::exception&) {
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  });
+
+  constexpr int clients = 50;
+  std::latch start_line(clients);
+  std::mutex mutex;
+  std::vector<std::string> failures;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < clients; ++i) {
+    threads.emplace_back([&] {
+      start_line.arrive_and_wait();
+      pq_conn c(funnel->pooled_conninfo("alice", "secret"), 30s);
+      std::string failure;
+      if (!c.ok()) failure = "login: " + c.error().text;
+      else if (const query_result r = c.exec("SELECT current_user"); !r.ok || r.value() != "alice")
+        failure = "query: " + r.describe();
+      if (!failure.empty()) {
+        std::lock_guard lock(mutex);
+        failures.push_back(failure);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::this_thread::sleep_for(200ms);
+  sampling = false;
+  sampler.join();
+
+  EXPECT_TRUE(failures.empty()) << ::testing::PrintToString(failures);
+  EXPECT_LE(max_seen.load(), 2);
+  EXPECT_GE(max_seen.load(), 1);
+  const int logins = count_matches(read_file(pg_->log_path()), alice_login) - logins_before;
+  EXPECT_GE(logins, 1);
+  EXPECT_LE(logins, 2) << "server logins for 50 client logins with pool_size 2";
+}
+
+}  // namespace
+}  // namespace pgfunnel::test
