@@ -1,5 +1,5 @@
 # Shared helpers for bench/* scripts: build, temp dir, ports, PostgreSQL/PgBouncer/pgfunnel start-up, /proc sampling, cleanup.
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # globals (ports, PIDs, CLK_TCK) are for the sourcing scripts
 # Sourced, not run; callers set -euo pipefail and call bench_init first.
 
 BENCH_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -98,13 +98,15 @@ bench_build() {
   done
 }
 
-# Next free TCP port at or above BENCH_PORT_BASE (below the ephemeral range).
+# bench_port VAR: sets VAR to the next free TCP port at or above BENCH_PORT_BASE (below the ephemeral
+# range). Not $(...): the counter must live in this shell.
 bench_port() {
+  local -n out=$1
   local p=$BENCH_NEXT_PORT
   while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
   ((p < 32768)) || bench_die "no free port below 32768"
   BENCH_NEXT_PORT=$((p + 1))
-  echo "$p"
+  out=$p
 }
 
 # start_postgres PORT MAX_CONNECTIONS [extra postgresql.conf lines...]: sets PGDATA_DIR, PG_PID.
@@ -168,11 +170,16 @@ log_disconnections = 0
 ignore_startup_parameters = extra_float_digits
 EOF
   chown postgres:postgres "$ini" "$BENCH_DIR/userlist.txt" 2>/dev/null || true
-  as_pg "$PGBOUNCER_BIN" "$ini" >"$BENCH_DIR/pgbouncer.stderr" 2>&1 &
+  # Not through as_pg: a backgrounded shell function is a subshell, and $! must be pgbouncer itself
+  # (setpriv execs it) for the CPU and RSS samples.
+  local -a pre=()
+  [[ $EUID -eq 0 ]] && pre=(setpriv --reuid=postgres --regid=postgres --init-groups --)
+  "${pre[@]}" "$PGBOUNCER_BIN" "$ini" >"$BENCH_DIR/pgbouncer.stderr" 2>&1 &
   PGBOUNCER_PID=$!
   BENCH_PIDS+=("$PGBOUNCER_PID")
   PGBOUNCER_PORT=$port
   wait_ready "$port" "$user" "$password" "$PGBOUNCER_PID" pgbouncer "$BENCH_DIR/pgbouncer.log"
+  [[ $(</proc/"$PGBOUNCER_PID"/comm) == pgbouncer ]] || bench_die "pid $PGBOUNCER_PID is not pgbouncer"
 }
 
 # start_pgfunnel PORT POOL_SIZE MAX_CLIENT_CONN USER PASSWORD: sets PGFUNNEL_PID.
@@ -185,6 +192,7 @@ start_pgfunnel() {
   BENCH_PIDS+=("$PGFUNNEL_PID")
   PGFUNNEL_PORT=$port
   wait_ready "$port" "$user" "$password" "$PGFUNNEL_PID" pgfunnel "$BENCH_DIR/pgfunnel.log"
+  [[ $(</proc/"$PGFUNNEL_PID"/comm) == pgfunnel ]] || bench_die "pid $PGFUNNEL_PID is not pgfunnel"
 }
 
 # wait_ready PORT USER PASSWORD PID NAME LOG: until "SELECT 1" works through the port.
@@ -204,6 +212,15 @@ wait_ready() {
 
 # conninfo PORT USER PASSWORD
 conninfo() { echo "host=127.0.0.1 port=$1 user=$2 password=$3 dbname=postgres sslmode=disable"; }
+
+# stop_pid PID: SIGTERM, up to 5 s, then SIGKILL; reaped.
+stop_pid() {
+  local pid=$1 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+}
 
 # CPU time (user+system, all threads) of PID in clock ticks.
 cpu_ticks() {

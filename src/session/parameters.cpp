@@ -60,10 +60,12 @@ bool is_connection_parameter(std::string_view name) noexcept {
 
 std::string quote_literal(std::string_view value) {
   std::string out;
-  out.reserve(value.size() + 2);
+  out.reserve(value.size() + 3);
+  // With a backslash, the escape-string form: E'...' reads the same whatever standard_conforming_strings is.
+  if (value.find('\\') != std::string_view::npos) out.push_back('E');
   out.push_back('\'');
   for (char c : value) {
-    if (c == '\'') out.push_back('\'');
+    if (c == '\'' || c == '\\') out.push_back(c);
     out.push_back(c);
   }
   out.push_back('\'');

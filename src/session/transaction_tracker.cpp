@@ -4,13 +4,16 @@
 namespace pgfunnel::session {
 
 void transaction_tracker::push_sync_point(bool is_query) noexcept {
-  if (owed_ >= 64) {
-    // Deeper than the kind record; only COPY needs the kinds, and a COPY this deep marks the stream
-    // uncertain when it happens (see on_server_message).
-  } else if (is_query) {
-    query_bits_ |= (std::uint64_t{1} << owed_);
+  if (known_kinds_ != owed_ || owed_ >= 64) {
+    // Deeper than the kind record (or behind entries that were); only COPY needs the kinds, and a
+    // COPY answering an unrecorded entry marks the stream uncertain (see on_server_message).
   } else {
-    query_bits_ &= ~(std::uint64_t{1} << owed_);
+    if (is_query) {
+      query_bits_ |= (std::uint64_t{1} << owed_);
+    } else {
+      query_bits_ &= ~(std::uint64_t{1} << owed_);
+    }
+    ++known_kinds_;
   }
   ++owed_;
 }
@@ -42,6 +45,11 @@ void transaction_tracker::on_client_message(std::uint8_t tag) noexcept {
         // (earlier ones were answered before the CopyInResponse). Only the newest entries go, so the
         // kind bits need no shift.
         owed_ = copy_by_query_ ? (owed_ > 0 ? 1 : 0) : 0;
+        if (known_kinds_ > owed_) known_kinds_ = owed_;
+        // An extended-query COPY leaves its batch open: the server answers CopyDone with
+        // CommandComplete (CopyFail with ErrorResponse, then skips to a Sync) and owes no
+        // ReadyForQuery until the client's next Sync, which libpq sends right after.
+        if (!copy_by_query_) unsynced_ = true;
         copy_in_ = false;
       }
       break;
@@ -55,7 +63,7 @@ void transaction_tracker::on_server_message(std::uint8_t tag) noexcept {
     case 'G':
       // CopyInResponse answers the oldest owed request: a Query, or an Execute whose Sync (if the
       // client sent it yet) is the oldest owed sync point.
-      if (owed_ > 64) uncertain_ = true;  // the kind record is too short to say which
+      if (owed_ > 0 && known_kinds_ == 0) uncertain_ = true;  // the kind record is too short to say which
       copy_in_ = true;
       copy_by_query_ = owed_ > 0 && oldest_is_query();
       break;
@@ -91,6 +99,7 @@ void transaction_tracker::on_ready_for_query(protocol::transaction_status status
   }
   --owed_;
   query_bits_ >>= 1;
+  if (known_kinds_ > 0) --known_kinds_;
 }
 
 }  // namespace pgfunnel::session

@@ -10,9 +10,15 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "bytes.hpp"
 #include "libpq_helpers.hpp"
 #include "pg_server.hpp"
 #include "pgfunnel_process.hpp"
@@ -88,6 +94,71 @@ TEST_F(Auth, UnknownUserLooksExactlyLikeAWrongPassword) {
   // And nothing on the wire says whether the user exists: the exchange went as far as the proof
   // (a mock SCRAM challenge), which libpq reports as a password failure, not a protocol error.
   EXPECT_THAT(unknown.error().text, ::testing::Not(::testing::HasSubstr("does not exist")));
+}
+
+// Reads one tagged message (tag, body) from a blocking socket; tag 0 on EOF/error.
+std::pair<char, std::string> read_message(int fd) {
+  auto read_exact = [fd](char* p, std::size_t n) {
+    while (n > 0) {
+      const ssize_t got = ::recv(fd, p, n, 0);
+      if (got <= 0) return false;
+      p += got;
+      n -= static_cast<std::size_t>(got);
+    }
+    return true;
+  };
+  char header[5];
+  if (!read_exact(header, 5)) return {0, {}};
+  const std::uint32_t len = (std::uint32_t(std::uint8_t(header[1])) << 24) | (std::uint32_t(std::uint8_t(header[2])) << 16) |
+                            (std::uint32_t(std::uint8_t(header[3])) << 8) | std::uint32_t(std::uint8_t(header[4]));
+  std::string body(len - 4, '\0');
+  if (len > 4 && !read_exact(body.data(), body.size())) return {0, {}};
+  return {header[0], body};
+}
+
+// Starts a SCRAM exchange as `user` and returns the server-first-message's "s=<salt>,i=<n>" part
+// (what a client learns before proving anything), or the error text.
+std::string scram_salt_offered(std::uint16_t port, const std::string& user) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  ::inet_pton(AF_INET, "127.0.0.1", &addr.sin_addr);
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  std::string result = "no answer";
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string startup = fe::startup({{"user", user}, {"database", "postgres"}});
+    ::send(fd, startup.data(), startup.size(), MSG_NOSIGNAL);
+    auto [tag, body] = read_message(fd);
+    if (tag == 'R' && body.find("SCRAM-SHA-256") != std::string::npos) {
+      const std::string first = fe::sasl_initial_response("SCRAM-SHA-256", "n,,n=,r=abcdefghijklmnopqrstuvwx");
+      ::send(fd, first.data(), first.size(), MSG_NOSIGNAL);
+      auto [tag2, body2] = read_message(fd);
+      const auto s = body2.find(",s=");
+      result = tag2 == 'R' && s != std::string::npos ? body2.substr(s + 1) : "unexpected reply " + std::string(1, tag2);
+    } else {
+      result = "no SASL request: " + std::string(1, tag);
+    }
+  }
+  ::close(fd);
+  return result;
+}
+
+TEST_F(Auth, UnknownUsersScramChallengeIsStableLikeARealOne) {
+  auto funnel = start("scram-sha-256");
+  const std::string alice1 = scram_salt_offered(funnel->pooled_port(), "alice");
+  const std::string alice2 = scram_salt_offered(funnel->pooled_port(), "alice");
+  const std::string nobody1 = scram_salt_offered(funnel->pooled_port(), "nobody");
+  const std::string nobody2 = scram_salt_offered(funnel->pooled_port(), "nobody");
+  ASSERT_THAT(alice1, ::testing::StartsWith("s=")) << alice1;
+  ASSERT_THAT(nobody1, ::testing::StartsWith("s=")) << nobody1;
+  EXPECT_EQ(alice1, alice2);
+  // A salt that changed on every attempt would tell that the user does not exist.
+  EXPECT_EQ(nobody1, nobody2);
+  EXPECT_NE(nobody1, alice1);
+  // The same iteration count as a real verifier.
+  EXPECT_EQ(nobody1.substr(nobody1.find(",i=")), alice1.substr(alice1.find(",i=")));
 }
 
 TEST_F(Auth, Md5Login) {

@@ -1,5 +1,7 @@
 // Integration: cancel requests — forwarded promptly to the client's own query, never to another client's, made-up keys ignored.
+#include <atomic>
 #include <chrono>
+#include <iostream>
 #include <random>
 #include <string>
 #include <thread>
@@ -108,6 +110,58 @@ TEST_F(Cancel, IdleClientsCancelNeverReachesAnotherClientsQuery) {
   EXPECT_GT(seconds_since(started), 1.0) << "B's pg_sleep(2) ended early";
   EXPECT_TRUE(funnel_->wait_for_log("holds no server")) << funnel_->log();
   EXPECT_EQ(a.value("SELECT 'a still works'"), "a still works");
+}
+
+TEST_F(Cancel, CancelsRacingTheEndOfTheirTransactionNeverHitTheNextClient) {
+  // A runs short queries and fires cancels at itself nonstop; B, on the same single server,
+  // runs queries that take a little while. A cancel that arrives just as A's transaction ends
+  // must not land on B's query, which runs on that server next.
+  start(1);
+  pq_conn a(funnel_->pooled_conninfo());
+  pq_conn b(funnel_->pooled_conninfo());
+  ASSERT_TRUE(a.ok()) << a.error().text;
+  ASSERT_TRUE(b.ok()) << b.error().text;
+  PGcancel* a_cancel = PQgetCancel(a.get());
+  std::atomic<bool> stop{false};
+  std::atomic<int> a_cancelled{0}, a_ok{0}, cancels_sent{0};
+  std::string a_failure;
+  std::thread a_queries([&] {
+    while (!stop) {
+      const query_result r = a.exec("SELECT pg_sleep(0.002)");
+      if (r.ok) ++a_ok;
+      else if (r.error.sqlstate == "57014") ++a_cancelled;
+      else {
+        a_failure = r.describe();
+        return;
+      }
+    }
+  });
+  std::thread a_cancels([&] {
+    char buf[256];
+    while (!stop) {
+      PQcancel(a_cancel, buf, sizeof buf);
+      ++cancels_sent;
+      std::this_thread::sleep_for(200us);
+    }
+  });
+  int b_ok = 0;
+  std::vector<std::string> b_failures;
+  const auto until = clock_type::now() + 2500ms;
+  while (clock_type::now() < until) {
+    const query_result r = b.exec("SELECT pg_sleep(0.02)");
+    if (r.ok) ++b_ok;
+    else b_failures.push_back(r.describe());
+  }
+  stop = true;
+  a_queries.join();
+  a_cancels.join();
+  PQfreeCancel(a_cancel);
+  std::cout << "[ info ] A: " << a_ok << " ok, " << a_cancelled << " cancelled, " << cancels_sent
+            << " cancels sent; B: " << b_ok << " ok\n";
+  EXPECT_TRUE(b_failures.empty()) << "A's cancels reached B: " << ::testing::PrintToString(b_failures);
+  EXPECT_TRUE(a_failure.empty()) << a_failure;
+  EXPECT_GT(b_ok, 10);
+  EXPECT_GT(a_ok + a_cancelled, 10);
 }
 
 TEST_F(Cancel, MadeUpKeysAreIgnored) {

@@ -142,6 +142,28 @@ TEST_F(Exhaustion, QueryWaitTimeoutIsAnErrorNamingThePool) {
   EXPECT_EQ(later.value("SELECT 3"), "3");
 }
 
+// PQexec keeps only the last result of a query. pgfunnel's ERROR is a statement-level error, so
+// the session must go on (ReadyForQuery) for PQexec-based drivers (psycopg2, ruby-pg, PHP) to see
+// it; if the connection is closed right after it, they only get "server closed the connection
+// unexpectedly", without the SQLSTATE.
+TEST_F(Exhaustion, QueryWaitTimeoutReachesPQexecClients) {
+  pgfunnel_process funnel({"--upstream", pg_->url(), "--pool-size", "1", "--query-wait-timeout", "1s"});
+  pq_conn holder(funnel.pooled_conninfo());
+  ASSERT_TRUE(holder.ok()) << holder.error().text;
+  ASSERT_TRUE(holder.exec("BEGIN").ok);
+  ASSERT_TRUE(holder.exec("SELECT 1").ok);
+  pq_conn waiter(funnel.pooled_conninfo());
+  ASSERT_TRUE(waiter.ok()) << waiter.error().text;
+  const query_result r = waiter.pqexec("SELECT 1");
+  ASSERT_FALSE(r.ok);
+  EXPECT_EQ(r.error.sqlstate, "53300") << "PQexec saw: " << r.describe();
+  EXPECT_EQ(r.error.message, "query_wait_timeout") << "PQexec saw: " << r.describe();
+  // An ERROR leaves the session usable: once the holder is done, the waiter's retry runs.
+  ASSERT_TRUE(holder.exec("COMMIT").ok);
+  const query_result retry = waiter.exec("SELECT 'retried'");
+  EXPECT_TRUE(retry.ok) << retry.describe();
+}
+
 TEST_F(Exhaustion, MaxClientConnRefusesTheThirdClient) {
   pgfunnel_process funnel({"--upstream", pg_->url(), "--max-client-conn", "2"});
   pq_conn first(funnel.pooled_conninfo());

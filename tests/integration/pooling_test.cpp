@@ -1,6 +1,7 @@
 // Integration: transaction pooling end to end — psql and pgbench through the pooled listener, server count capped, session parameters per client.
 #include <atomic>
 #include <chrono>
+#include <iostream>
 #include <string>
 #include <thread>
 
@@ -95,6 +96,8 @@ TEST_P(PgbenchThroughPool, FiftyClientsOnFiveServersWithoutFailures) {
   const auto processed = pgbench_processed_transactions(r.output);
   ASSERT_TRUE(processed.has_value()) << r.output;
   EXPECT_GT(*processed, 50) << r.output;
+  std::cout << "[ info ] pgbench -M " << GetParam() << ": " << *processed << " transactions, at most "
+            << sampler.max() - 1 << " server connections seen\n";
   EXPECT_THAT(r.output, ::testing::Not(HasSubstr("aborted"))) << r.output;
   // The pool's servers plus the sampling session itself.
   EXPECT_GT(sampler.samples(), 5);

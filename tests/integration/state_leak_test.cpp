@@ -1,5 +1,6 @@
 // Integration: clients that vanish mid-transaction (Terminate, socket shutdown, kill -9, mid-query, unsynced batch) leave a clean server for the next client.
 #include <chrono>
+#include <iostream>
 #include <csignal>
 #include <string>
 #include <thread>
@@ -160,9 +161,8 @@ TEST_F(StateLeak, ClientThatTerminatesMidQueryIsCancelledPromptly) {
   expect_clean_server(pid);
 }
 
-TEST_F(StateLeak, UnsyncedExtendedProtocolBatchIsNotCommitted) {
-  pq_conn c(funnel_->pooled_conninfo());
-  ASSERT_TRUE(c.ok()) << c.error().text;
+// A temp table created by Parse/Bind/Execute without Sync, then the client leaves.
+void unsynced_temp_table_then_leave(pq_conn& c, bool abruptly) {
   const std::string pid = c.value("SELECT pg_backend_pid()");
   // Parse/Bind/Describe/Execute with no Sync: PostgreSQL runs the statement in an implicit
   // transaction that only a Sync would commit.
@@ -181,8 +181,72 @@ TEST_F(StateLeak, UnsyncedExtendedProtocolBatchIsNotCommitted) {
   }
   EXPECT_EQ(shared_pg().query_value("SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = " + pid), "t")
       << "the unsynced CREATE TEMP TABLE never ran";
-  c.close();  // Terminate without the Sync: PostgreSQL itself would roll the implicit transaction back
+  // No Sync: PostgreSQL itself would roll the implicit transaction back when the client leaves.
+  if (abruptly) c.drop_abruptly();
+  else c.close();
+}
+
+TEST_F(StateLeak, UnsyncedExtendedProtocolBatchThenTerminate) {
+  pq_conn c(funnel_->pooled_conninfo());
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  const std::string pid = c.value("SELECT pg_backend_pid()");
+  ASSERT_NO_FATAL_FAILURE(unsynced_temp_table_then_leave(c, false));
   expect_clean_server(pid);
+}
+
+TEST_F(StateLeak, UnsyncedExtendedProtocolBatchThenSocketShutDown) {
+  pq_conn c(funnel_->pooled_conninfo());
+  ASSERT_TRUE(c.ok()) << c.error().text;
+  const std::string pid = c.value("SELECT pg_backend_pid()");
+  ASSERT_NO_FATAL_FAILURE(unsynced_temp_table_then_leave(c, true));
+  expect_clean_server(pid);
+}
+
+// Sends INSERT INTO unsynced_t as Parse/Bind/Describe/Execute without Sync on `conninfo`, waits
+// until the server ran it (its backend has an xid), then leaves: Terminate or a shut-down socket.
+// Returns the number of rows in unsynced_t once the next client has been served.
+std::string unsynced_insert_then_leave(const std::string& conninfo, bool abruptly, const std::string& next_conninfo) {
+  pg_server& pg = shared_pg();
+  pg.exec("CREATE TABLE IF NOT EXISTS unsynced_t (x int); TRUNCATE unsynced_t");
+  pq_conn c(conninfo);
+  EXPECT_TRUE(c.ok()) << c.error().text;
+  const std::string pid = c.value("SELECT pg_backend_pid()");
+  EXPECT_EQ(PQenterPipelineMode(c.get()), 1);
+  EXPECT_EQ(PQsendQueryParams(c.get(), "INSERT INTO unsynced_t VALUES (1)", 0, nullptr, nullptr, nullptr, nullptr, 0), 1);
+  EXPECT_EQ(PQflush(c.get()), 0);
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while (std::chrono::steady_clock::now() < deadline &&
+         pg.query_value("SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = " + pid) != "t") {
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(pg.query_value("SELECT backend_xid IS NOT NULL FROM pg_stat_activity WHERE pid = " + pid), "t")
+      << "the unsynced INSERT never ran";
+  if (abruptly) c.drop_abruptly();
+  else c.close();
+  // Once the next client is served, the vanished client's server has been dealt with.
+  pq_conn next(next_conninfo);
+  EXPECT_TRUE(next.ok()) << next.error().text;
+  EXPECT_EQ(next.value("SELECT 1"), "1");
+  // The backend of a closed connection may take a moment to finish its abort.
+  const auto settle = std::chrono::steady_clock::now() + 2s;
+  while (std::chrono::steady_clock::now() < settle &&
+         pg.query_value("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid + " AND state <> 'idle'") != "0") {
+    std::this_thread::sleep_for(20ms);
+  }
+  return pg.query_value("SELECT count(*) FROM unsynced_t");
+}
+
+TEST_F(StateLeak, UnsyncedWorkOfAVanishedClientIsRolledBackAsPostgresDoes) {
+  // The control: PostgreSQL (through the session passthrough) aborts the implicit transaction of a
+  // client that leaves before its Sync.
+  EXPECT_EQ(unsynced_insert_then_leave(funnel_->direct_conninfo(), false, funnel_->direct_conninfo()), "0");
+  // Through the pooled listener the row must not be committed on the client's behalf either.
+  EXPECT_EQ(unsynced_insert_then_leave(funnel_->pooled_conninfo(), false, funnel_->pooled_conninfo()), "0")
+      << "pgfunnel committed an INSERT whose client left without Sync (Terminate)\n--- pgfunnel log:\n"
+      << funnel_->log();
+  EXPECT_EQ(unsynced_insert_then_leave(funnel_->pooled_conninfo(), true, funnel_->pooled_conninfo()), "0")
+      << "pgfunnel committed an INSERT whose client left without Sync (socket shut down)\n--- pgfunnel log:\n"
+      << funnel_->log();
 }
 
 TEST_F(StateLeak, UnsyncedBatchFromAClientWhoseSocketIsShutDown) {

@@ -167,15 +167,23 @@ void pq_conn::drop_abruptly() {
 
 query_result pq_conn::exec(const std::string& sql) {
   if (conn_ == nullptr) return take_result(nullptr, nullptr);
-  return take_result(conn_, PQexec(conn_, sql.c_str()));
+  if (PQsendQuery(conn_, sql.c_str()) != 1) return take_result(conn_, nullptr);
+  return get_single_result(conn_);
 }
 
 query_result pq_conn::exec_params(const std::string& sql, const std::vector<std::string>& params) {
   if (conn_ == nullptr) return take_result(nullptr, nullptr);
   std::vector<const char*> values;
   for (const auto& p : params) values.push_back(p.c_str());
-  return take_result(conn_, PQexecParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(),
-                                         nullptr, nullptr, 0));
+  if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr, values.data(), nullptr, nullptr,
+                        0) != 1)
+    return take_result(conn_, nullptr);
+  return get_single_result(conn_);
+}
+
+query_result pq_conn::pqexec(const std::string& sql) {
+  if (conn_ == nullptr) return take_result(nullptr, nullptr);
+  return take_result(conn_, PQexec(conn_, sql.c_str()));
 }
 
 std::string pq_conn::value(const std::string& sql) {

@@ -54,8 +54,12 @@ class pq_conn {
   int socket() const { return conn_ ? PQsocket(conn_) : -1; }
   int backend_pid() const { return conn_ ? PQbackendPID(conn_) : 0; }
 
+  // PQsendQuery/PQsendQueryParams and every result read: the first error is kept (an ErrorResponse
+  // followed by a closed connection still shows its SQLSTATE), else the last result.
   query_result exec(const std::string& sql);
   query_result exec_params(const std::string& sql, const std::vector<std::string>& params);
+  // Plain PQexec, which returns only the last result: what PQexec-based drivers see.
+  query_result pqexec(const std::string& sql);
   // The first value of `sql`; a failure is recorded as a gtest failure and "" returned.
   std::string value(const std::string& sql);
 

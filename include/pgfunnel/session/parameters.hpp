@@ -34,8 +34,10 @@ bool is_tracked_parameter(std::string_view name) noexcept;
 // Startup parameters that are not settings: they pick the pool or the protocol.
 bool is_connection_parameter(std::string_view name) noexcept;
 
-// A quoted SQL string literal ('it''s'), for SET values. Backslashes are left alone: the batch is
-// sent with standard_conforming_strings on (the only value PostgreSQL 15 allows).
+// A quoted SQL string literal ('it''s'), for SET values. A value with a backslash becomes an escape
+// string with doubled backslashes (E'C:\\dir'), as PostgreSQL's quote_literal() does: the server may
+// parse the batch with standard_conforming_strings off (PostgreSQL 15 to 18 still allow it, and it
+// is a tracked parameter a client can carry), where a plain '...' would read a backslash as an escape.
 std::string quote_literal(std::string_view value);
 
 // The statements that bring a server from `server` (its current values) to what the client has:

@@ -43,6 +43,7 @@ class transaction_tracker {
 
   std::uint32_t owed_ = 0;          // ReadyForQuery messages still to come
   std::uint64_t query_bits_ = 0;    // bit i: the i-th oldest owed sync point is a simple Query
+  std::uint32_t known_kinds_ = 0;   // how many of the oldest owed sync points query_bits_ records
   bool unsynced_ = false;           // extended-protocol messages sent since the last Sync
   bool copy_in_ = false;            // server sent CopyInResponse; client has not ended the copy
   bool copy_out_ = false;           // server sent CopyOutResponse; CopyDone not yet seen

@@ -2,7 +2,8 @@
 'use strict';
 // Usage: node serverless.js URL [clients=200] [transactions_per_client=10] [pool_size=50] [pool_queries=1000]
 // Table (created by the test): node_tx(client int, seq int, payload text, PRIMARY KEY (client, seq)).
-// Prints "ok C clients T transactions P pool queries 0 errors" and exits 0, or prints every error and exits 1.
+// Prints "ok C clients T transactions P pool queries 0 errors in …" (with the slowest transaction and
+// pool query: a starved client shows there) and exits 0, or prints every error and exits 1.
 
 const pg = require('pg');
 const { parseArgs, startDeadline, Errors, installCrashHandlers } = require('./common');
@@ -12,6 +13,9 @@ const [clients = 200, txPerClient = 10, poolSize = 50, poolQueries = 1000] = num
 const errors = new Errors();
 let transactions = 0;
 let poolDone = 0;
+// Slowest transaction (client) and query (pool), in ms: starvation in pgfunnel's wait queue shows here.
+let slowestTx = 0;
+let slowestPoolQuery = 0;
 
 installCrashHandlers('serverless');
 startDeadline(60, 'serverless');
@@ -28,6 +32,7 @@ async function oneClient(id) {
     const expected = [];
     for (let seq = 0; seq < txPerClient; seq++) {
       const payload = `c${id}-s${seq}-${Math.random().toString(36).slice(2)}-é✓`;
+      const txStarted = Date.now();
       expected.push(payload);
       if (seq % 3 === 2) {
         // Simple protocol: the whole transaction in one Query message, several results back.
@@ -57,6 +62,7 @@ async function oneClient(id) {
           `seq ${seq}: transaction id changed inside a transaction (${f.xid}, insert xmin ${ins.rows[0].xmin}, ${s && s.xid})`);
       }
       transactions++;
+      slowestTx = Math.max(slowestTx, Date.now() - txStarted);
     }
     // A rolled-back transaction leaves nothing behind, and the client is usable afterwards.
     await c.query('BEGIN');
@@ -82,9 +88,20 @@ async function poolWork() {
   pool.on('error', (e) => errors.add('pool (idle client)', e));
   const one = async (i) => {
     const text = `q${i}-${'x'.repeat(i % 50)}-ü`;
-    const res = await pool.query(
-      'SELECT $1::int * 2 AS doubled, $2::text || \'!\' AS echoed, $3::int[] AS arr, $4::text IS NULL AS was_null, $5::bigint + 1 AS big',
-      [i, text, [i, i + 1, i + 2], null, '9007199254740993']);
+    // pg.Pool queues requests until one of its 50 connections is free: time only the query itself.
+    const pooled = await pool.connect();
+    const queryStarted = Date.now();
+    let res;
+    try {
+      res = await pooled.query(
+        'SELECT $1::int * 2 AS doubled, $2::text || \'!\' AS echoed, $3::int[] AS arr, $4::text IS NULL AS was_null, $5::bigint + 1 AS big',
+        [i, text, [i, i + 1, i + 2], null, '9007199254740993']);
+      pooled.release();
+    } catch (e) {
+      pooled.release(e);  // a connection that failed is discarded, not reused
+      throw e;
+    }
+    slowestPoolQuery = Math.max(slowestPoolQuery, Date.now() - queryStarted);
     const r = res.rows[0];
     errors.check(res.rows.length === 1 && r.doubled === i * 2 && r.echoed === `${text}!` &&
       JSON.stringify(r.arr) === JSON.stringify([i, i + 1, i + 2]) && r.was_null === true && r.big === '9007199254740994',
@@ -113,9 +130,10 @@ async function main() {
   await c.end();
   errors.check(rows[0].n === clients * txPerClient && rows[0].rolled === 0, 'totals',
     `node_tx holds ${rows[0].n} rows (${rows[0].rolled} rolled back), want ${clients * txPerClient} (0)`);
+  const timing = `in ${Date.now() - started} ms, slowest transaction ${slowestTx} ms, slowest pool query ${slowestPoolQuery} ms`;
+  if (errors.count > 0) console.error(timing);
   errors.exitIfAny('serverless');
-  console.log(`ok ${clients} clients ${transactions} transactions ${poolDone} pool queries ${errors.count} errors ` +
-    `in ${Date.now() - started} ms`);
+  console.log(`ok ${clients} clients ${transactions} transactions ${poolDone} pool queries ${errors.count} errors ${timing}`);
 }
 
 main().catch((e) => {

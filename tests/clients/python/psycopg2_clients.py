@@ -19,8 +19,11 @@ import psycopg2
 import psycopg2.errors
 
 DEADLINE_S = 60
-URL = sys.argv[1] if len(sys.argv) > 1 else sys.exit("usage: psycopg2_clients.py URL [threads] [transactions] [copy_rows]")
-THREADS, TX, COPY_ROWS = ([int(a) for a in sys.argv[2:5]] + [50, 20, 10000][len(sys.argv[2:5]):])
+if len(sys.argv) < 2:
+    sys.exit("usage: psycopg2_clients.py URL [threads] [transactions] [copy_rows]")
+URL = sys.argv[1]
+_given = [int(a) for a in sys.argv[2:5]]
+THREADS, TX, COPY_ROWS = _given + [50, 20, 10000][len(_given):]
 
 errors = []
 errors_lock = threading.Lock()

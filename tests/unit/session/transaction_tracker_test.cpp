@@ -211,6 +211,61 @@ TEST(TransactionTracker, CopyFromStdinByExtendedQueryAsLibpqDoesIt) {
   EXPECT_FALSE(d.t.uncertain());
 }
 
+// After CopyDone the extended-query COPY's batch is open again (its Sync was swallowed): a relay
+// that released the server there would hand the next client an open implicit transaction and a
+// CommandComplete that is not its own.
+TEST(TransactionTracker, ExtendedCopyEndLeavesTheBatchOpenUntilSync) {
+  tracker_driver d;
+  d.client("PBDES");
+  d.server("12G");
+  d.client("dc");
+  EXPECT_TRUE(d.t.unsynced());
+  EXPECT_FALSE(d.t.drained());
+  d.server("C");  // CommandComplete arrives before the client's Sync
+  EXPECT_FALSE(d.t.releasable());
+  EXPECT_FALSE(d.t.drained());
+  d.client("S");
+  EXPECT_FALSE(d.t.unsynced());
+  d.server("ZI");
+  EXPECT_TRUE(d.t.releasable());
+}
+
+// The relay's clean-up when a client vanishes in the middle of an extended-query COPY: CopyFail,
+// then a Sync because the batch is open, then wait for the ErrorResponse and ReadyForQuery.
+TEST(TransactionTracker, CleanupAfterClientLeftDuringExtendedCopy) {
+  tracker_driver d;
+  d.client("PBDES");
+  d.server("12G");
+  d.client("d");
+  ASSERT_TRUE(d.t.in_copy_in());
+  d.client("f");  // what clean_up_after_client sends
+  ASSERT_TRUE(d.t.unsynced()) << "the clean-up must also send a Sync";
+  d.client("S");
+  EXPECT_EQ(d.t.owed_ready_for_query(), 1u);
+  EXPECT_FALSE(d.t.releasable());
+  d.server("E");
+  EXPECT_FALSE(d.t.releasable());
+  d.server("ZI");
+  EXPECT_TRUE(d.t.releasable());
+  EXPECT_FALSE(d.t.uncertain());
+}
+
+TEST(TransactionTracker, SimpleCopyEndNeedsNoSync) {
+  tracker_driver d;
+  d.client("Q");
+  d.server("G");
+  d.client("dc");
+  EXPECT_FALSE(d.t.unsynced());
+  d.server("CZI");
+  EXPECT_TRUE(d.t.releasable());
+  d.client("Q");
+  d.server("G");
+  d.client("f");
+  EXPECT_FALSE(d.t.unsynced());
+  d.server("EZI");
+  EXPECT_TRUE(d.t.releasable());
+}
+
 TEST(TransactionTracker, ExtendedCopyAfterAnAnsweredBatch) {
   tracker_driver d;
   d.client("PBES");   // SELECT
@@ -268,6 +323,8 @@ TEST(TransactionTracker, CopyFailByExtendedQuery) {
   d.client("PBDES");
   d.server("12G");
   d.client("df");
+  EXPECT_TRUE(d.t.unsynced());  // the server skips to the next Sync
+  EXPECT_FALSE(d.t.releasable());
   d.client("S");
   d.server("E");
   EXPECT_FALSE(d.t.releasable());
@@ -434,7 +491,9 @@ TEST(TransactionTracker, DeepPipelineCopyNeverReleasesEarly) {
   d.server("CZI");  // the COPY's own reply: the last Query's is still owed
   EXPECT_FALSE(d.t.releasable());
   d.server("CZI");
-  if (!d.t.uncertain()) EXPECT_TRUE(d.t.releasable());
+  if (!d.t.uncertain()) {
+    EXPECT_TRUE(d.t.releasable());
+  }
 }
 
 TEST(TransactionTracker, DeepPipelineThenCopyAfterDrainIsExact) {
