@@ -40,7 +40,7 @@ function linesOf(copier, rows) {
 
 async function oneCopier(copier) {
   const where = `copier ${copier}`;
-  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 30000 });
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 45000 });
   c.on('error', (e) => errors.add(`${where} (async)`, e));
   await c.connect();
   try {

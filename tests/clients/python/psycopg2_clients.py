@@ -47,7 +47,7 @@ def bump(key, n=1):
 
 
 def connect():
-    return psycopg2.connect(URL, connect_timeout=10, application_name="pgfunnel-psycopg2")
+    return psycopg2.connect(URL, connect_timeout=30, application_name="pgfunnel-psycopg2")
 
 
 def worker(wid):

@@ -44,7 +44,7 @@ def check(cond, where, message):
 
 async def connect(autocommit=False):
     return await psycopg.AsyncConnection.connect(URL, autocommit=autocommit, prepare_threshold=None,
-                                                 connect_timeout=10, application_name="pgfunnel-psycopg3")
+                                                 connect_timeout=30, application_name="pgfunnel-psycopg3")
 
 
 async def worker(cid):
