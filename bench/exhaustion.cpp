@@ -334,9 +334,11 @@ int main(int argc, char** argv) {
     std::printf("  %-7s %-31s %6ld   e.g. %s\n", code.c_str(), name.empty() ? "-" : std::string(name).c_str(),
                 e.first, e.second.c_str());
   }
-  std::printf("RESULT label=%s n=%ld ok=%zu failed=%zu wall_s=%.3f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f max_ms=%.1f\n",
-              opt.label.c_str(), opt.clients, ok_lat.size(), fail_lat.size(), wall_s, percentile(ok_lat, 50),
-              percentile(ok_lat, 95), percentile(ok_lat, 99), ok_lat.empty() ? 0.0 : ok_lat.back());
+  std::printf(
+      "RESULT label=%s n=%ld ok=%zu failed=%zu wall_s=%.3f p50_ms=%.1f p95_ms=%.1f p99_ms=%.1f max_ms=%.1f "
+      "fail_p50_ms=%.1f\n",
+      opt.label.c_str(), opt.clients, ok_lat.size(), fail_lat.size(), wall_s, percentile(ok_lat, 50),
+      percentile(ok_lat, 95), percentile(ok_lat, 99), ok_lat.empty() ? 0.0 : ok_lat.back(), percentile(fail_lat, 50));
   std::printf("ERRORS label=%s", opt.label.c_str());
   for (const auto& [code, e] : errors) std::printf(" %s=%ld", code.c_str(), e.first);
   std::printf("\n");

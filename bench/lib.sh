@@ -243,6 +243,15 @@ machine_line() {
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
+# The source tree the pgfunnel binary was built from (read-only git; "+N modified" = uncommitted files).
+tree_line() {
+  local head dirty
+  head=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  dirty=$(git -C "$BENCH_ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+  printf 'tree: %s%s, pgfunnel binary %s (built %s)\n' "$head" "$( ((dirty > 0)) && echo " +$dirty modified files")" \
+    "$PGFUNNEL_BIN" "$(date -r "$PGFUNNEL_BIN" '+%F %T')"
+}
+
 # ratio A B -> A/B with 2 decimals ("n/a" when B is 0 or either is empty).
 ratio() {
   awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'

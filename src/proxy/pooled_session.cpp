@@ -156,10 +156,12 @@ asio::awaitable<bool> pooled_session::login() {
     end(close_reason::upstream_error);
     co_return false;
   }
-  for (const auto& [name, value] : p.parameters) {
-    if (session::is_connection_parameter(name)) continue;
-    params_.set(name, canonical_value(name, value, pool_->defaults()));
-  }
+  // Startup parameters and `options -c name=value` become settings that follow the client.
+  session::parameter_set wanted;
+  session::parse_options(p.parameter("options"), wanted);
+  for (const auto& [name, value] : p.parameters)
+    if (!session::is_connection_parameter(name)) wanted.set(name, value);
+  for (const auto& [name, value] : wanted) params_.set(name, canonical_value(name, value, pool_->defaults()));
   cancel_ = std::make_shared<cancel_target>();
   cancel_key_ = context_.cancels.add(cancel_);
 

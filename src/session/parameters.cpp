@@ -58,6 +58,48 @@ bool is_connection_parameter(std::string_view name) noexcept {
          iequals(name, "replication") || name.starts_with("_pq_.");
 }
 
+void parse_options(std::string_view options, parameter_set& out) {
+  // Split on unescaped whitespace; "\ " is a space inside a word (pg_split_opts).
+  std::vector<std::string> words;
+  std::string word;
+  bool in_word = false;
+  for (std::size_t i = 0; i < options.size(); ++i) {
+    const char c = options[i];
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+      if (in_word) words.push_back(std::move(word));
+      word.clear();
+      in_word = false;
+      continue;
+    }
+    if (c == '\\' && i + 1 < options.size()) {
+      word.push_back(options[++i]);
+    } else {
+      word.push_back(c);
+    }
+    in_word = true;
+  }
+  if (in_word) words.push_back(std::move(word));
+
+  auto add = [&](std::string_view setting) {
+    const auto eq = setting.find('=');
+    if (eq == std::string_view::npos || eq == 0) return;
+    std::string name(setting.substr(0, eq));
+    for (auto& ch : name)
+      if (ch == '-') ch = '_';  // --search-path=x means search_path
+    out.set(name, setting.substr(eq + 1));
+  };
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    std::string_view w = words[i];
+    if (w == "-c" && i + 1 < words.size()) {
+      add(words[++i]);
+    } else if (w.starts_with("-c") && w.size() > 2) {
+      add(w.substr(2));
+    } else if (w.starts_with("--")) {
+      add(w.substr(2));
+    }
+  }
+}
+
 std::string quote_literal(std::string_view value) {
   std::string out;
   out.reserve(value.size() + 3);

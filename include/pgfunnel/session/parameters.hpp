@@ -34,6 +34,11 @@ bool is_tracked_parameter(std::string_view name) noexcept;
 // Startup parameters that are not settings: they pick the pool or the protocol.
 bool is_connection_parameter(std::string_view name) noexcept;
 
+// The settings in a startup packet's `options` (`-c name=value`, `--name=value`, backslash-escaped
+// spaces, as PostgreSQL splits them) added to `out`. Other words (such as Neon's `endpoint=…`) are
+// not settings and are skipped.
+void parse_options(std::string_view options, parameter_set& out);
+
 // A quoted SQL string literal ('it''s'), for SET values. A value with a backslash becomes an escape
 // string with doubled backslashes (E'C:\\dir'), as PostgreSQL's quote_literal() does: the server may
 // parse the batch with standard_conforming_strings off (PostgreSQL 15 to 18 still allow it, and it

@@ -184,3 +184,27 @@ TEST(SetBatch, ValuesWithBackslashesUseEscapeStrings) {
 
 }  // namespace
 }  // namespace pgfunnel::test
+
+// ---- parse_options: the settings inside a startup packet's `options` -------------------------
+
+TEST(ParseOptions, DashCPairsInBothSpellings) {
+  pgfunnel::session::parameter_set out;
+  pgfunnel::session::parse_options("-c search_path=app -cstatement_timeout=5s --lock-timeout=1s", out);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(*out.find("search_path"), "app");
+  EXPECT_EQ(*out.find("statement_timeout"), "5s");
+  EXPECT_EQ(*out.find("lock_timeout"), "1s");
+}
+
+TEST(ParseOptions, EscapedSpacesStayInTheValue) {
+  pgfunnel::session::parameter_set out;
+  pgfunnel::session::parse_options(R"(-c search_path=a,\ b  -c application_name=my\ app)", out);
+  EXPECT_EQ(*out.find("search_path"), "a, b");
+  EXPECT_EQ(*out.find("application_name"), "my app");
+}
+
+TEST(ParseOptions, WordsThatAreNotSettingsAreSkipped) {
+  pgfunnel::session::parameter_set out;
+  pgfunnel::session::parse_options("endpoint=ep-cool-123 -c =x -c noequals -c", out);
+  EXPECT_TRUE(out.empty());
+}
