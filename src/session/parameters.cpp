@@ -125,8 +125,14 @@ bool plain_name(std::string_view name) noexcept {
   return true;
 }
 
+// set_config() takes the value as a configuration file would, so a list setting given as one
+// string ("foo, public" for search_path) stays a list; SET name TO 'a, b' would make it one name.
 void append_set(std::string& sql, std::string_view name, std::string_view value) {
-  sql.append("SET ").append(name).append(" TO ").append(quote_literal(value)).append(";");
+  sql.append("SELECT pg_catalog.set_config(")
+      .append(quote_literal(name))
+      .append(", ")
+      .append(quote_literal(value))
+      .append(", false);");
 }
 }  // namespace
 

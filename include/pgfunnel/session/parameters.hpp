@@ -1,4 +1,4 @@
-// Session parameters that follow a client from server to server, and the SET batch that moves them.
+// Session parameters that follow a client from server to server, and the SQL batch that moves them.
 #pragma once
 
 #include <string>

@@ -105,20 +105,20 @@ TEST(SetBatch, NothingWhenEqual) {
 TEST(SetBatch, SetForDifferingClientValue) {
   const auto defaults = make({{"TimeZone", "UTC"}, {"application_name", ""}});
   const auto client = make({{"TimeZone", "Europe/Paris"}, {"application_name", ""}});
-  EXPECT_EQ(build_set_batch(client, defaults, defaults), "SET TimeZone TO 'Europe/Paris';");
+  EXPECT_EQ(build_set_batch(client, defaults, defaults), "SELECT pg_catalog.set_config('TimeZone', 'Europe/Paris', false);");
 }
 
 TEST(SetBatch, SetForClientValueTheServerLacks) {
   const auto defaults = make({{"TimeZone", "UTC"}});
   const auto client = make({{"search_path", "app, public"}});
-  EXPECT_EQ(build_set_batch(client, defaults, defaults), "SET search_path TO 'app, public';");
+  EXPECT_EQ(build_set_batch(client, defaults, defaults), "SELECT pg_catalog.set_config('search_path', 'app, public', false);");
 }
 
 TEST(SetBatch, TrackedParameterReturnsToDefault) {
   const auto defaults = make({{"TimeZone", "UTC"}, {"DateStyle", "ISO, MDY"}});
   // An earlier client left its time zone on the server; this client never set one.
   const auto server = make({{"TimeZone", "Asia/Tokyo"}, {"DateStyle", "ISO, MDY"}});
-  EXPECT_EQ(build_set_batch({}, server, defaults), "SET TimeZone TO 'UTC';");
+  EXPECT_EQ(build_set_batch({}, server, defaults), "SELECT pg_catalog.set_config('TimeZone', 'UTC', false);");
 }
 
 TEST(SetBatch, TrackedParameterWithoutDefaultIsLeftAlone) {
@@ -139,7 +139,7 @@ TEST(SetBatch, ClientValueWinsOverReset) {
   const auto defaults = make({{"TimeZone", "UTC"}});
   const auto server = make({{"TimeZone", "UTC"}, {"search_path", "a"}});
   const auto client = make({{"search_path", "b"}});
-  EXPECT_EQ(build_set_batch(client, server, defaults), "SET search_path TO 'b';");
+  EXPECT_EQ(build_set_batch(client, server, defaults), "SELECT pg_catalog.set_config('search_path', 'b', false);");
   const auto same = make({{"SEARCH_PATH", "a"}});
   EXPECT_EQ(build_set_batch(same, server, defaults), "");
 }
@@ -149,7 +149,7 @@ TEST(SetBatch, SetsAndResetsTogether) {
   const auto server = make({{"TimeZone", "Asia/Tokyo"}, {"DateStyle", "ISO, MDY"}, {"work_mem", "1GB"}});
   const auto client = make({{"DateStyle", "German"}});
   EXPECT_EQ(build_set_batch(client, server, defaults),
-            "SET DateStyle TO 'German';SET TimeZone TO 'UTC';RESET work_mem;");
+            "SELECT pg_catalog.set_config('DateStyle', 'German', false);SELECT pg_catalog.set_config('TimeZone', 'UTC', false);RESET work_mem;");
 }
 
 TEST(SetBatch, NonIdentifierNamesAreSkipped) {
@@ -163,14 +163,14 @@ TEST(SetBatch, NonIdentifierNamesAreSkipped) {
                             {"ok_name", "1"}});
   const auto server = make({{"TimeZone", "UTC"}, {"bad-name", "1"}, {"x'; DROP TABLE t; --", "2"}});
   const std::string sql = build_set_batch(client, server, defaults);
-  EXPECT_EQ(sql, "SET ok_name TO '1';");
+  EXPECT_EQ(sql, "SELECT pg_catalog.set_config('ok_name', '1', false);");
   EXPECT_EQ(sql.find("DROP"), std::string::npos);
 }
 
 TEST(SetBatch, ValuesWithQuotesAreQuoted) {
   const auto defaults = make({{"application_name", ""}});
   const auto client = make({{"application_name", "x'; DROP TABLE t; --"}});
-  EXPECT_EQ(build_set_batch(client, defaults, defaults), "SET application_name TO 'x''; DROP TABLE t; --';");
+  EXPECT_EQ(build_set_batch(client, defaults, defaults), "SELECT pg_catalog.set_config('application_name', 'x''; DROP TABLE t; --', false);");
 }
 
 TEST(SetBatch, ValuesWithBackslashesUseEscapeStrings) {
@@ -179,7 +179,7 @@ TEST(SetBatch, ValuesWithBackslashesUseEscapeStrings) {
   const auto server = make({{"application_name", ""}, {"standard_conforming_strings", "off"}});
   const auto client = make({{"application_name", R"(C:\app\)"}});
   EXPECT_EQ(build_set_batch(client, server, defaults),
-            R"(SET application_name TO E'C:\\app\\';SET standard_conforming_strings TO 'on';)");
+            R"(SELECT pg_catalog.set_config('application_name', E'C:\\app\\', false);SELECT pg_catalog.set_config('standard_conforming_strings', 'on', false);)");
 }
 
 }  // namespace
