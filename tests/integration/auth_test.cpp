@@ -61,7 +61,7 @@ TEST_F(Auth, ScramLoginOfAConfiguredUserAndOfTheUpstreamUser) {
   pq_conn postgres(funnel->pooled_conninfo("postgres", "postgres"));
   ASSERT_TRUE(postgres.ok()) << postgres.error().text;
   EXPECT_EQ(postgres.value("SELECT current_user"), "postgres");
-  // libpq with require_auth-like strictness is PG16; here: it did a SASL exchange (no cleartext).
+  // pgfunnel asked for the password (no loopback trust).
   EXPECT_EQ(PQconnectionUsedPassword(alice.get()), 1);
 }
 
