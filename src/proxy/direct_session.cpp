@@ -40,8 +40,10 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client, std::shared_pt
   client_startup startup;
   auto read = [&]() -> net::awaitable<error_code> { co_return co_await read_client_startup(client, startup); };
   if (auto ec = co_await net::with_timeout(read(), std::chrono::seconds(60))) {
-    if (ec.category() == protocol::error_category())
-      co_await send_error(client, {"FATAL", "08P01", fmt::format("invalid startup packet: {}", ec.message())});
+    if (ec.category() == protocol::error_category()) {
+      const std::string message = fmt::format("invalid startup packet: {}", ec.message());
+      co_await send_error(client, {"FATAL", "08P01", message});
+    }
     co_return;
   }
   if (startup.parsed.kind == protocol::startup_kind::cancel_request) {

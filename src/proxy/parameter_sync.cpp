@@ -67,7 +67,8 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
     // A startup parameter the server refuses: PostgreSQL would have refused the login.
     log::warn(log::conn_ids{id_, server_->id}, "session parameters rejected by the server: {}", failure);
     server_broken_ = true;  // its settings are now unknown
-    co_await send_error(client_, {"FATAL", "22023", fmt::format("invalid session parameter: {}", failure)});
+    const std::string message = fmt::format("invalid session parameter: {}", failure);
+    co_await send_error(client_, {"FATAL", "22023", message});
     end(close_reason::login_failed);
     co_return false;
   }

@@ -1,6 +1,8 @@
 // The pooled client's life: login without a server, then a lease per transaction, then one close reason.
 #include "pgfunnel/proxy/pooled_session.hpp"
 
+#include <cstring>
+
 #include "pgfunnel/net/io.hpp"
 #include "pgfunnel/proxy/client_login.hpp"
 
@@ -73,32 +75,42 @@ asio::awaitable<void> pooled_session::run() {
   if (!logged_in) co_return;
   client_.non_blocking(true);
 
+  std::size_t pending = 0;  // client bytes read and not yet served (after a rejected request)
   while (!ended_) {
-    // Idle: no buffer, no server; only a readiness wait on the client socket.
-    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
-    if (wec) {
-      end(close_reason::client_closed);
-      break;
-    }
-    in_.acquire();
-    error_code ec;
-    const std::size_t n = client_.read_some(asio::buffer(in_.data(), net::relay_buffer::capacity), ec);
-    if (ec == asio::error::would_block) {
-      in_.release();
-      continue;
-    }
-    if (ec || n == 0) {
-      end(close_reason::client_closed);
-      break;
+    if (pending == 0) {
+      // Idle: no buffer, no server; only a readiness wait on the client socket.
+      auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+      if (wec) {
+        end(close_reason::client_closed);
+        break;
+      }
+      in_.acquire();
+      error_code ec;
+      pending = client_.read_some(asio::buffer(in_.data(), net::relay_buffer::capacity), ec);
+      if (ec == asio::error::would_block) {
+        in_.release();
+        pending = 0;
+        continue;
+      }
+      if (ec || pending == 0) {
+        end(close_reason::client_closed);
+        break;
+      }
     }
     // A lone Terminate needs no server.
-    if (n == 5 && in_.data()[0] == 'X') {
+    if (pending == 5 && in_.data()[0] == 'X') {
       end(close_reason::client_terminate);
       break;
     }
-    if (!co_await serve_transaction(n)) break;
-    in_.release();
-    out_.release();
+    switch (co_await serve_transaction(pending)) {
+      case outcome::served: pending = 0; break;
+      case outcome::rejected: pending = co_await reject_request(pending); break;
+      case outcome::ended: pending = 0; break;
+    }
+    if (pending == 0) {
+      in_.release();
+      out_.release();
+    }
   }
   log::debug(id_, "client session closed: {}", to_string(reason_));
 }
@@ -107,8 +119,10 @@ asio::awaitable<bool> pooled_session::login() {
   client_startup startup;
   auto read = [&]() -> net::awaitable<error_code> { co_return co_await read_client_startup(client_, startup); };
   if (auto ec = co_await net::with_timeout(read(), login_timeout)) {
-    if (ec.category() == protocol::error_category())
-      co_await send_error(client_, {"FATAL", "08P01", fmt::format("invalid startup packet: {}", ec.message())});
+    if (ec.category() == protocol::error_category()) {
+      const std::string message = fmt::format("invalid startup packet: {}", ec.message());
+      co_await send_error(client_, {"FATAL", "08P01", message});
+    }
     end(close_reason::login_failed);
     co_return false;
   }
@@ -191,29 +205,19 @@ std::string pooled_session::welcome_messages() const {
   return out;
 }
 
-asio::awaitable<bool> pooled_session::serve_transaction(std::size_t first_bytes) {
+asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::size_t first_bytes) {
   auto lease = co_await pool_->acquire(id_);
   if (lease.server == nullptr) {
-    if (lease.failure == pool::acquire_failure::wait_timeout) {
-      const auto c = pool_->counts();
-      log::warn(id_, "query_wait_timeout: no server for pool {} within {} ms (pool_size {}, {} active, {} waiting)",
-                pool_->name(), pool_->settings().query_wait_timeout.count(), pool_->settings().limits.pool_size,
-                c.active, c.waiting);
-      co_await send_error(client_, {"ERROR", "53300", "query_wait_timeout",
-                                    fmt::format("pgfunnel pool {} (pool_size {}) had no free server within {} ms; "
-                                                "{} clients waiting; client {}",
-                                                pool_->name(), pool_->settings().limits.pool_size,
-                                                pool_->settings().query_wait_timeout.count(), c.waiting, log::to_string(id_))});
-      end(close_reason::pool_timeout);
-    } else {
-      log::warn(id_, "no server for pool {}: {} ({})", pool_->name(), lease.error.message, lease.error.sqlstate);
-      co_await send_error(client_, {"FATAL", lease.error.sqlstate.empty() ? "08006" : lease.error.sqlstate,
-                                    lease.error.message,
-                                    fmt::format("pgfunnel could not get a server for pool {}; client {}", pool_->name(),
-                                                log::to_string(id_))});
-      end(close_reason::upstream_error);
-    }
-    co_return false;
+    if (lease.failure == pool::acquire_failure::wait_timeout) co_return outcome::rejected;
+    log::warn(id_, "no server for pool {}: {} ({})", pool_->name(), lease.error.message, lease.error.sqlstate);
+    // Named locals, not temporaries in the co_await expression (g++ 12 destroys a conditional's
+    // temporary twice there).
+    const std::string sqlstate = lease.error.sqlstate.empty() ? std::string("08006") : lease.error.sqlstate;
+    const std::string detail =
+        fmt::format("pgfunnel could not get a server for pool {}; client {}", pool_->name(), log::to_string(id_));
+    co_await send_error(client_, {"FATAL", sqlstate, lease.error.message, detail});
+    end(close_reason::upstream_error);
+    co_return outcome::ended;
   }
   server_ = lease.server;
   cancel_->attach(server_->key, server_->peer);
@@ -227,7 +231,7 @@ asio::awaitable<bool> pooled_session::serve_transaction(std::size_t first_bytes)
 
   if (!co_await sync_parameters()) {
     release_server();
-    co_return false;
+    co_return outcome::ended;
   }
   out_.acquire();
   if (!cleanup_timer_) cleanup_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
@@ -242,17 +246,80 @@ asio::awaitable<bool> pooled_session::serve_transaction(std::size_t first_bytes)
   const bool lost = server_broken_ && !client_gone_;
   release_server();
   if (lost) {
-    co_await send_error(client_, {"FATAL", "08006", "server connection lost",
-                                  fmt::format("the server pgfunnel relayed this transaction to closed or failed; client {}",
-                                              log::to_string(id_))});
+    const std::string detail = fmt::format(
+        "the server pgfunnel relayed this transaction to closed or failed; client {}", log::to_string(id_));
+    co_await send_error(client_, {"FATAL", "08006", "server connection lost", detail});
     end(close_reason::server_lost);
-    co_return false;
+    co_return outcome::ended;
   }
   if (client_gone_) {
     if (!ended_) end(close_reason::client_closed);
-    co_return false;
+    co_return outcome::ended;
   }
-  co_return true;
+  co_return outcome::served;
+}
+
+asio::awaitable<std::size_t> pooled_session::reject_request(std::size_t have) {
+  const auto c = pool_->counts();
+  const auto& s = pool_->settings();
+  log::warn(id_, "query_wait_timeout: no server for pool {} within {} ms (pool_size {}, {} active, {} waiting)",
+            pool_->name(), s.query_wait_timeout.count(), s.limits.pool_size, c.active, c.waiting);
+  // Find the end of the first request: the server would skip to its Sync (or answer the Query).
+  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::frontend, context_.settings->max_message_size);
+  std::size_t end_of_request = 0;
+  for (std::size_t pos = 0;;) {
+    const auto r = reader.next(protocol::byte_span(in_.data() + pos, have - pos));
+    if (r.status == protocol::frame_status::error) {
+      const std::string message = fmt::format("invalid frontend message: {}", r.ec.message());
+      co_await send_error(client_, {"FATAL", "08P01", message});
+      end(close_reason::protocol_error);
+      co_return 0;
+    }
+    if (r.status == protocol::frame_status::complete) {
+      pos += r.msg.size;
+      if (r.msg.tag == 'X') {
+        end(close_reason::client_terminate);
+        co_return 0;
+      }
+      if (r.msg.tag == 'Q' || r.msg.tag == 'S' || r.msg.tag == 'F') {
+        end_of_request = pos;
+        break;
+      }
+      continue;
+    }
+    // The request goes on past what was read: drop what is skipped, read more.
+    std::memmove(in_.data(), in_.data() + pos, have - pos);
+    have -= pos;
+    pos = 0;
+    if (r.needed > net::relay_buffer::capacity) {
+      // Too large to skip in place; closing is the honest answer.
+      co_await send_error(client_, {"FATAL", "53300", "query_wait_timeout"});
+      end(close_reason::pool_timeout);
+      co_return 0;
+    }
+    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+    error_code ec;
+    const std::size_t n =
+        wec ? 0 : client_.read_some(asio::buffer(in_.data() + have, net::relay_buffer::capacity - have), ec);
+    if (ec == asio::error::would_block) continue;
+    if (wec || ec || n == 0) {
+      end(close_reason::client_closed);
+      co_return 0;
+    }
+    have += n;
+  }
+  const std::string detail = fmt::format(
+      "pgfunnel pool {} (pool_size {}) had no free server within {} ms; {} clients waiting; client {}",
+      pool_->name(), s.limits.pool_size, s.query_wait_timeout.count(), c.waiting, log::to_string(id_));
+  std::string reply;
+  protocol::encode_error_response(reply, {"ERROR", "53300", "query_wait_timeout", detail});
+  protocol::encode_ready_for_query(reply, protocol::transaction_status::idle);
+  if (co_await net::write_all(client_, reply)) {
+    end(close_reason::client_closed);
+    co_return 0;
+  }
+  std::memmove(in_.data(), in_.data() + end_of_request, have - end_of_request);
+  co_return have - end_of_request;
 }
 
 bool pooled_session::server_reusable() const {

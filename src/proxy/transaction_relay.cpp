@@ -130,6 +130,11 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     tracker_.on_client_message('f');
   }
   if (tracker_.unsynced()) {
+    // A bare Sync would COMMIT the implicit transaction of a batch the client never finished;
+    // PostgreSQL rolls such work back when its client leaves. An Execute of a portal that cannot
+    // exist fails the batch first, so the Sync ends it in a rollback.
+    protocol::message_builder(fix, 'E').cstring("pgfunnel: client gone").i32(0);
+    tracker_.on_client_message('E');
     protocol::encode_sync(fix);
     tracker_.on_client_message('S');
   }

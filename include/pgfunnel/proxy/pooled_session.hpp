@@ -41,7 +41,12 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::string welcome_messages() const;
 
   // one transaction: lease, parameter sync, relay, release
-  net::awaitable<bool> serve_transaction(std::size_t first_bytes);
+  enum class outcome { served, rejected, ended };
+  net::awaitable<outcome> serve_transaction(std::size_t first_bytes);
+  // No server within query_wait_timeout: answer the client's first request with ERROR 53300 and
+  // ReadyForQuery, as a server answers a failed request, skipping up to its Sync; the session
+  // goes on. Returns the bytes read past that request (kept at the front of in_).
+  net::awaitable<std::size_t> reject_request(std::size_t have);
   net::awaitable<bool> sync_parameters();
   net::awaitable<void> client_to_server();
   net::awaitable<void> server_to_client();
