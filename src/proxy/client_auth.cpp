@@ -110,19 +110,26 @@ net::awaitable<bool> scram_exchange(net::tcp::socket& socket, const credential* 
   co_return !(co_await net::write_all(socket, out));
 }
 
-net::awaitable<bool> md5_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user, log::conn_id id) {
-  auth::md5_salt salt{};
-  RAND_bytes(salt.data(), static_cast<int>(salt.size()));
-  std::string out;
-  protocol::encode_authentication_md5_password(out, salt);
-  if (co_await net::write_all(socket, out)) co_return false;
-  std::string buffer;
+// Sends an AuthenticationMD5Password/CleartextPassword request and reads the PasswordMessage
+// answering it into `buffer`; on a malformed answer the client has been told and false returned.
+net::awaitable<bool> ask_for_password(net::tcp::socket& socket, const std::string& request, log::conn_id id,
+                                      std::string& buffer, std::string_view& password) {
+  if (co_await net::write_all(socket, request)) co_return false;
   protocol::byte_span body;
   if (auto ec = co_await read_password_message(socket, buffer, body))
     co_return co_await fail(socket, id, "08P01", "expected password response", ec.message());
-  std::string_view response;
-  if (protocol::decode_password_message(body, response))
+  if (protocol::decode_password_message(body, password))
     co_return co_await fail(socket, id, "08P01", "malformed password message", "");
+  co_return true;
+}
+
+net::awaitable<bool> md5_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user, log::conn_id id) {
+  auth::md5_salt salt{};
+  RAND_bytes(salt.data(), static_cast<int>(salt.size()));
+  std::string request, buffer;
+  protocol::encode_authentication_md5_password(request, salt);
+  std::string_view response;
+  if (!co_await ask_for_password(socket, request, id, buffer, response)) co_return false;
   if (cred == nullptr) co_return co_await fail(socket, id, "28P01", password_failed(user), "no such user");
   if (auth::md5_verify(user, cred->password, salt, response))
     co_return co_await fail(socket, id, "28P01", password_failed(user), "wrong password");
@@ -140,16 +147,10 @@ bool cleartext_matches(const credential& cred, std::string_view given) {
 
 net::awaitable<bool> cleartext_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user,
                                         log::conn_id id) {
-  std::string out;
-  protocol::encode_authentication_cleartext_password(out);
-  if (co_await net::write_all(socket, out)) co_return false;
-  std::string buffer;
-  protocol::byte_span body;
-  if (auto ec = co_await read_password_message(socket, buffer, body))
-    co_return co_await fail(socket, id, "08P01", "expected password response", ec.message());
+  std::string request, buffer;
+  protocol::encode_authentication_cleartext_password(request);
   std::string_view given;
-  if (protocol::decode_password_message(body, given))
-    co_return co_await fail(socket, id, "08P01", "malformed password message", "");
+  if (!co_await ask_for_password(socket, request, id, buffer, given)) co_return false;
   if (cred == nullptr || !cleartext_matches(*cred, given))
     co_return co_await fail(socket, id, "28P01", password_failed(user), cred == nullptr ? "no such user" : "wrong password");
   co_return true;
