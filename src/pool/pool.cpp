@@ -1,6 +1,7 @@
 // The Asio side of a pool: the state machine under a mutex, logins, waiter wake-ups and upkeep.
 #include "pgfunnel/pool/pool.hpp"
 
+#include <array>
 #include <sys/socket.h>
 
 #include "pgfunnel/net/io.hpp"
@@ -85,8 +86,31 @@ void pool::close_locked(server_connection* server) {
     protocol::encode_terminate(terminate);
     ::send(server->socket.native_handle(), terminate.data(), terminate.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
   }
-  log::debug(server->id, "server connection closed ({} transactions)", server->transactions);
+  log::debug(server->id, "server connection closing ({} transactions)", server->transactions);
+  std::unique_ptr<server_connection> owned = std::move(*it);
   servers_.erase(it);
+  asio::co_spawn(strand_, finish_close(std::move(owned)), asio::detached);
+}
+
+asio::awaitable<void> pool::finish_close(std::unique_ptr<server_connection> server) {
+  // The backend closes its end when it has exited; until then it still takes a connection slot
+  // on PostgreSQL, so it still counts in this pool.
+  auto drain = [&]() -> asio::awaitable<error_code> {
+    std::array<char, 512> sink;
+    for (;;) {
+      auto [ec, n] = co_await server->socket.async_read_some(asio::buffer(sink), net::use_nothrow);
+      if (ec) co_return ec;
+    }
+  };
+  co_await net::with_timeout(drain(), std::chrono::seconds(5));
+  server.reset();
+  unsigned to_connect = 0;
+  {
+    std::lock_guard lock(mutex_);
+    state_.closed();
+    to_connect = stopped_ ? 0 : state_.connects_to_start();
+  }
+  launch_connects(to_connect);
 }
 
 void pool::grant(waiter* w, server_connection* server) {
@@ -153,22 +177,29 @@ asio::awaitable<void> pool::connect_one() {
 
 asio::awaitable<acquire_result> pool::acquire(log::conn_id client) {
   acquire_result result;
+  // Most leases find an idle server: that path allocates nothing (no waiter, no timer).
+  auto take_idle_alive = [&](waiter* w) -> server_connection* {
+    for (;;) {
+      server_connection* server = w != nullptr ? state_.acquire(w) : state_.take_idle();
+      if (server == nullptr) return nullptr;
+      if (looks_alive(*server)) {
+        ++server->transactions;
+        return server;
+      }
+      log::info(server->id, "idle server connection found closed by the server, pool {}", name());
+      state_.release_closing();
+      close_locked(server);
+    }
+  };
+  {
+    std::lock_guard lock(mutex_);
+    if ((result.server = take_idle_alive(nullptr)) != nullptr) co_return result;
+  }
   auto w = std::make_shared<waiter>(co_await asio::this_coro::executor);
   unsigned to_connect = 0;
   {
     std::lock_guard lock(mutex_);
-    for (;;) {
-      server_connection* server = state_.acquire(w.get());
-      if (server == nullptr) break;
-      if (looks_alive(*server)) {
-        ++server->transactions;
-        result.server = server;
-        co_return result;
-      }
-      log::info(server->id, "idle server connection found closed by the server, pool {}", name());
-      state_.release_closed();
-      close_locked(server);
-    }
+    if ((result.server = take_idle_alive(w.get())) != nullptr) co_return result;
     to_connect = state_.connects_to_start();
   }
   launch_connects(to_connect);
@@ -223,7 +254,9 @@ void pool::release(server_connection* server, bool reusable) {
       if (waiter* w = state_.release(server)) grant(w, server);
       return;
     }
-    state_.release_closed();
+    // Replacements start once it is gone (finish_close), so PostgreSQL never sees more than
+    // pool_size backends for this pool.
+    state_.release_closing();
     close_locked(server);
     to_connect = state_.connects_to_start();
   }
@@ -283,6 +316,7 @@ asio::awaitable<void> pool::upkeep() {
       }
       for (server_connection* s : to_close) {
         state_.remove_idle(s);
+        state_.begin_close();
         close_locked(s);
       }
       to_connect = state_.connects_to_start();

@@ -602,7 +602,8 @@ std::string pg_server::conninfo(std::string_view user, std::string_view password
 
 namespace {
 result_ptr superuser_exec(const pg_server& pg, std::string_view sql, ExecStatusType want) {
-  conn_ptr conn(PQconnectdb((pg.conninfo() + " connect_timeout=10 sslmode=disable").c_str()));
+  // Named, so connection counts can leave out the fixture's own sessions (even ones still exiting).
+  conn_ptr conn(PQconnectdb((pg.conninfo() + " connect_timeout=10 sslmode=disable application_name=pgfunnel_fixture").c_str()));
   if (!conn || PQstatus(conn.get()) != CONNECTION_OK) {
     fail("cannot connect to " + pg.url() + ": " + (conn ? PQerrorMessage(conn.get()) : "out of memory"));
   }

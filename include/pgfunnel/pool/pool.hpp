@@ -73,7 +73,10 @@ class pool : public std::enable_shared_from_this<pool> {
   net::awaitable<void> upkeep();
   void grant(waiter* w, server_connection* server);
   void fail(waiter* w, const server_error& error);
-  void close_locked(server_connection* server);  // removes and closes; mutex held
+  // Says Terminate and hands the server to finish_close(); the caller has counted it as closing.
+  // Mutex held.
+  void close_locked(server_connection* server);
+  net::awaitable<void> finish_close(std::unique_ptr<server_connection> server);
   static bool looks_alive(server_connection& server);
 
   net::asio::io_context& io_;

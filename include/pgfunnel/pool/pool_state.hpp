@@ -27,14 +27,19 @@ class pool_state {
   // A client wants a server: the most recently used idle one (warm caches), or nullptr once the
   // waiter is queued. The driver then calls connects_to_start().
   Server* acquire(Waiter* w) {
-    if (!idle_.empty()) {
-      Server* s = idle_.back();
-      idle_.pop_back();
-      ++active_;
-      return s;
-    }
+    if (Server* s = take_idle()) return s;
     waiters_.push_back(w);
     return nullptr;
+  }
+
+  // The most recently used idle server, leased; nullptr (and nothing queued) when none is idle.
+  // The driver's fast path: no waiter needs to exist for it.
+  Server* take_idle() {
+    if (idle_.empty()) return nullptr;
+    Server* s = idle_.back();
+    idle_.pop_back();
+    ++active_;
+    return s;
   }
 
   // The driver gave up on a waiter (timeout, client gone). False if it was no longer queued
@@ -59,6 +64,15 @@ class pool_state {
 
   // A leased server was closed instead of returned.
   void release_closed() { --active_; }
+
+  // Closing takes a moment: PostgreSQL counts the backend until it has exited. A server being
+  // closed still counts against pool_size until closed() says it is gone.
+  void release_closing() {
+    --active_;
+    ++closing_;
+  }
+  void begin_close() { ++closing_; }
+  void closed() { --closing_; }
   // A connection attempt failed.
   void connect_failed() { --connecting_; }
 
@@ -105,7 +119,8 @@ class pool_state {
   unsigned active_count() const { return active_; }
   unsigned connecting_count() const { return connecting_; }
   unsigned waiting_count() const { return static_cast<unsigned>(waiters_.size()); }
-  unsigned total() const { return idle_count() + active_ + connecting_; }
+  unsigned closing_count() const { return closing_; }
+  unsigned total() const { return idle_count() + active_ + connecting_ + closing_; }
 
  private:
   Waiter* offer(Server* s) {
@@ -124,6 +139,7 @@ class pool_state {
   std::deque<Waiter*> waiters_;
   unsigned active_ = 0;
   unsigned connecting_ = 0;
+  unsigned closing_ = 0;
 };
 
 }  // namespace pgfunnel::pool
