@@ -71,12 +71,12 @@ TEST(PgServerFixture, RestartKeepsThePort) {
 
 TEST(PgServerFixture, SecondServerRunsSideBySide) {
   pg_server& shared = shared_pg();
-  pg_server small({.max_connections = 20, .extra_conf = {"application_name = 'fixture_small'"}});
+  pg_server small({.max_connections = 20, .extra_conf = {"work_mem = '7MB'"}});
   EXPECT_NE(small.port(), shared.port());
   EXPECT_NE(small.data_dir(), shared.data_dir());
   EXPECT_EQ(small.query_value("SHOW max_connections"), "20");
   EXPECT_EQ(shared.query_value("SHOW max_connections"), "100");
-  EXPECT_EQ(small.query_value("SHOW application_name"), "fixture_small");
+  EXPECT_EQ(small.query_value("SHOW work_mem"), "7MB");
   EXPECT_EQ(small.query_value("SELECT inet_server_addr()::text"), "127.0.0.1/32");
 }
 

@@ -244,9 +244,11 @@ bool send_raw_cancel(const std::string& host, std::uint16_t port, std::int32_t p
 
 int count_client_backends(pg_server& pg, std::string_view user) {
   // The fixture's earlier query sessions may still be exiting: count none of them, then this one.
-  return 1 + std::stoi(pg.query_value("SELECT count(*) FROM pg_stat_activity WHERE usename = '" + std::string(user) +
-                                       "' AND backend_type = 'client backend'"
-                                       " AND application_name IS DISTINCT FROM 'pgfunnel_fixture'"));
+  // (The query runs as the superuser: its own session counts only when that is `user`.)
+  return std::stoi(pg.query_value("SELECT count(*) FILTER (WHERE application_name IS DISTINCT FROM 'pgfunnel_fixture')"
+                                  " + CASE WHEN current_user = '" + std::string(user) + "' THEN 1 ELSE 0 END"
+                                  " FROM pg_stat_activity WHERE usename = '" + std::string(user) +
+                                  "' AND backend_type = 'client backend'"));
 }
 
 std::string pg_program(std::string_view name) {
