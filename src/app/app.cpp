@@ -43,7 +43,7 @@ int run(std::shared_ptr<const config::settings> settings) {
                                                                                                loopback);
                                         asio::co_spawn(executor, [session] { return session->run(); }, asio::detached);
                                       },
-                                      "pooled"),
+                                      "pooled", settings->workers > 1),
                      asio::detached);
       log::info("pooled listener (transaction mode) on {}", endpoint_text(acceptor->local_endpoint()));
     }
@@ -57,7 +57,7 @@ int run(std::shared_ptr<const config::settings> settings) {
                                         asio::co_spawn(executor, proxy::run_direct_session(std::move(socket), context),
                                                        asio::detached);
                                       },
-                                      "direct"),
+                                      "direct", settings->workers > 1),
                      asio::detached);
       log::info("direct listener (session passthrough) on {}", endpoint_text(acceptor->local_endpoint()));
     }

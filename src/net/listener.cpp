@@ -17,10 +17,12 @@ tcp::acceptor open_listener(asio::io_context& io, const config::listen_address& 
   return acceptor;
 }
 
-awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& io, session_starter start, std::string name) {
+awaitable<void> accept_loop(tcp::acceptor& acceptor, asio::io_context& io, session_starter start, std::string name,
+                            bool strand_per_session) {
   for (;;) {
-    auto strand = asio::make_strand(io);
-    auto [ec, socket] = co_await acceptor.async_accept(strand, use_nothrow);
+    const asio::any_io_executor executor =
+        strand_per_session ? asio::any_io_executor(asio::make_strand(io)) : asio::any_io_executor(io.get_executor());
+    auto [ec, socket] = co_await acceptor.async_accept(executor, use_nothrow);
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
     if (ec) {
       // Out of descriptors and the like: say so, breathe, go on; the listener must not die.
