@@ -103,7 +103,7 @@ bench_build() {
 bench_port() {
   local -n out=$1
   local p=$BENCH_NEXT_PORT
-  while ss -Htln "sport = :$p" | grep -q .; do p=$((p + 1)); done
+  while ss -Htln "sport = :$p" | grep . >/dev/null; do p=$((p + 1)); done
   ((p < 32768)) || bench_die "no free port below 32768"
   BENCH_NEXT_PORT=$((p + 1))
   out=$p
