@@ -17,7 +17,7 @@ std::string option_line(std::string_view left, std::string_view help) {
 }  // namespace
 
 std::string help_text(std::string_view program, std::span<const flag_spec> extra_flags) {
-  std::string out = fmt::format("Usage: {} [OPTIONS] [COMMAND]\n\npgfunnel, a PostgreSQL connection pooler.\n\n", program);
+  std::string out = fmt::format("Usage: {} [OPTIONS]\n\npgfunnel, a PostgreSQL connection pooler.\n\n", program);
   out += "Options:\n";
   out += option_line("--config FILE", "YAML configuration file (env PGFUNNEL_CONFIG)");
   out += option_line("--check-config", "Load and check the configuration, print the effective settings, exit");
@@ -39,7 +39,9 @@ std::string help_text(std::string_view program, std::span<const flag_spec> extra
   out +=
       "\nDURATION: 250ms, 30s, 5m, 1h, 2d; a bare number means seconds; 0 disables the timeout.\n"
       "SIZE: 512, 8kB, 64MB, 1GB (1kB = 1024 bytes).\n"
-      "HOST:PORT: 127.0.0.1:6432, [::1]:6432, 0.0.0.0:6432; 'off' disables the listener.\n";
+      "HOST:PORT: 127.0.0.1:6432, [::1]:6432, 0.0.0.0:6432; 'off' disables the listener.\n"
+      "'reloads' marks what a configuration reload will apply live; reload (SIGHUP) is not in this\n"
+      "build yet, so for now every change takes a restart.\n";
   return out;
 }
 

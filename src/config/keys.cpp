@@ -142,7 +142,7 @@ std::vector<key_info> build_table() {
                                                    "Address for pooled clients (server connections shared); 'off' disables"));
   t.push_back(listen_key<&settings::listen_direct>("listen.direct", "127.0.0.1:6433", restart,
                                                    "Address for direct clients (one server connection each); 'off' disables"));
-  t.push_back(count_key<&settings::workers>("workers", 1, 256, "1", restart, "Worker threads, each running its own event loop"));
+  t.push_back(count_key<&settings::workers>("workers", 1, 256, "1", restart, "Worker threads sharing the event loop"));
   t.push_back(choice_key<&settings::auth_type>(
       "auth_type", "METHOD",
       {{"scram-sha-256", auth_method::scram_sha_256}, {"md5", auth_method::md5},
