@@ -6,23 +6,18 @@
 #include <fmt/format.h>
 
 #include "pgfunnel/config/parse.hpp"
+#include "pgfunnel/session/parameters.hpp"  // iequals: ASCII case-insensitive, as GUC names compare
 
 namespace pgfunnel::config {
 
 namespace {
 
+using session::iequals;
+
 std::string_view trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
   return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
 }
 
 // Leading decimal digits of `s` as a number; `s` keeps the rest. nullopt: no digits or overflow
@@ -48,6 +43,28 @@ struct unit {
   std::uint64_t factor;
 };
 
+// "<number><unit>" with the checks durations and sizes share: not negative, digits present, no
+// overflow. `what` and `hint` word the error; the unit is left for the caller to look up.
+struct quantity {
+  std::uint64_t number;
+  std::string_view unit;
+};
+std::optional<quantity> take_quantity(std::string_view text, std::string_view what, std::string_view hint,
+                                      std::string& error) {
+  std::string_view s = trim(text);
+  if (!s.empty() && s.front() == '-') {
+    error = "must not be negative";
+    return std::nullopt;
+  }
+  bool overflow = false;
+  const auto n = take_number(s, overflow);
+  if (!n) {
+    error = overflow ? "is too large" : fmt::format("'{}' is not a {} ({})", text, what, hint);
+    return std::nullopt;
+  }
+  return quantity{*n, s};
+}
+
 // Ordered largest first so formatting picks the largest exact unit.
 constexpr std::array duration_units{unit{"d", 86'400'000}, unit{"h", 3'600'000}, unit{"m", 60'000},
                                     unit{"s", 1'000}, unit{"ms", 1}};
@@ -57,18 +74,10 @@ constexpr std::array size_units{unit{"TB", 1ull << 40}, unit{"GB", 1ull << 30}, 
 }  // namespace
 
 std::optional<duration> parse_duration(std::string_view text, std::string& error) {
-  std::string_view s = trim(text);
-  const std::string hint = "use e.g. 30s, 5m, 1h, 250ms, 2d; a bare number means seconds";
-  if (!s.empty() && s.front() == '-') {
-    error = "must not be negative";
-    return std::nullopt;
-  }
-  bool overflow = false;
-  const auto n = take_number(s, overflow);
-  if (!n) {
-    error = overflow ? "is too large" : fmt::format("'{}' is not a duration ({})", text, hint);
-    return std::nullopt;
-  }
+  const std::string_view hint = "use e.g. 30s, 5m, 1h, 250ms, 2d; a bare number means seconds";
+  const auto q = take_quantity(text, "duration", hint, error);
+  if (!q) return std::nullopt;
+  const std::string_view s = q->unit;
   std::uint64_t factor = 0;
   if (s.empty()) factor = 1000;
   else if (s == "min") factor = 60'000;
@@ -79,11 +88,11 @@ std::optional<duration> parse_duration(std::string_view text, std::string& error
     error = fmt::format("unknown duration unit '{}' ({})", s, hint);
     return std::nullopt;
   }
-  if (*n > static_cast<std::uint64_t>(std::numeric_limits<duration::rep>::max()) / factor) {
+  if (q->number > static_cast<std::uint64_t>(std::numeric_limits<duration::rep>::max()) / factor) {
     error = "is too large";
     return std::nullopt;
   }
-  return duration(static_cast<duration::rep>(*n * factor));
+  return duration(static_cast<duration::rep>(q->number * factor));
 }
 
 std::string format_duration(duration d) {
@@ -95,18 +104,10 @@ std::string format_duration(duration d) {
 }
 
 std::optional<std::uint64_t> parse_size(std::string_view text, std::string& error) {
-  std::string_view s = trim(text);
-  const std::string hint = "use e.g. 512, 8kB, 64MB, 1GB; 1kB = 1024 bytes";
-  if (!s.empty() && s.front() == '-') {
-    error = "must not be negative";
-    return std::nullopt;
-  }
-  bool overflow = false;
-  const auto n = take_number(s, overflow);
-  if (!n) {
-    error = overflow ? "is too large" : fmt::format("'{}' is not a size ({})", text, hint);
-    return std::nullopt;
-  }
+  const std::string_view hint = "use e.g. 512, 8kB, 64MB, 1GB; 1kB = 1024 bytes";
+  const auto q = take_quantity(text, "size", hint, error);
+  if (!q) return std::nullopt;
+  const std::string_view s = q->unit;
   std::uint64_t factor = 0;
   if (s.empty()) factor = 1;
   for (const auto& u : size_units) {
@@ -118,11 +119,11 @@ std::optional<std::uint64_t> parse_size(std::string_view text, std::string& erro
     error = fmt::format("unknown size unit '{}' ({})", s, hint);
     return std::nullopt;
   }
-  if (*n > std::numeric_limits<std::uint64_t>::max() / factor) {
+  if (q->number > std::numeric_limits<std::uint64_t>::max() / factor) {
     error = "is too large";
     return std::nullopt;
   }
-  return *n * factor;
+  return q->number * factor;
 }
 
 std::string format_size(std::uint64_t bytes) {
