@@ -167,6 +167,9 @@ std::vector<key_info> build_table() {
                                                        "Close server connections older than this when next idle; 0 = never"));
   t.push_back(size_key<&settings::max_message_size>("max_message_size", 1024, 1ull << 30, "1GB", reloads,
                                                     "Largest protocol message accepted, header included"));
+  t.push_back(count_key<&settings::max_prepared_statements>(
+      "max_prepared_statements", 1, 100'000, "200", reloads,
+      "Named prepared statements each server connection keeps (LRU) for pooled clients"));
   t.push_back(choice_key<&settings::log_level>(
       "log.level", "LEVEL",
       {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"},

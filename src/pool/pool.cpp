@@ -130,7 +130,8 @@ void pool::launch_connects(unsigned n) {
 }
 
 asio::awaitable<void> pool::connect_one() {
-  auto server = std::make_unique<server_connection>(io_.get_executor(), ++next_server_id);
+  auto server = std::make_unique<server_connection>(io_.get_executor(), ++next_server_id,
+                                                     settings_.max_prepared_statements);
   server_error error;
   auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error), net::or_forever(settings_.server_connect_timeout));
   if (ec == asio::error::timed_out) {
@@ -292,6 +293,17 @@ asio::awaitable<bool> pool::wait_for_defaults(server_error& error) {
   }
 }
 
+// Once a minute, when anything moved: the prepared-statement cache and pinning figures.
+void pool::log_statement_stats() {
+  const auto hits = statements_.hits.load(), misses = statements_.misses.load();
+  if (hits == logged_hits_ && misses == logged_misses_ && statements_.pinned.load() == 0) return;
+  logged_hits_ = hits;
+  logged_misses_ = misses;
+  log::info("pool {}: prepared statements {} hits, {} misses ({} re-prepared on another server), {} evictions; "
+            "{} servers pinned by advisory locks",
+            name(), hits, misses, statements_.injected.load(), statements_.evictions.load(), statements_.pinned.load());
+}
+
 asio::awaitable<void> pool::upkeep() {
   for (;;) {
     upkeep_timer_->expires_after(std::chrono::seconds(1));
@@ -322,6 +334,7 @@ asio::awaitable<void> pool::upkeep() {
       to_connect = state_.connects_to_start();
     }
     launch_connects(to_connect);
+    if (++upkeep_ticks_ % 60 == 0) log_statement_stats();
   }
 }
 

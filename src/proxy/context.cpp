@@ -11,6 +11,7 @@ pool::pool_settings proxy_context::pool_settings() const {
   p.server_connect_timeout = settings->server_connect_timeout;
   p.server_idle_timeout = settings->server_idle_timeout;
   p.server_lifetime = settings->server_lifetime;
+  p.max_prepared_statements = settings->max_prepared_statements;
   return p;
 }
 

@@ -9,8 +9,12 @@ namespace asio = net::asio;
 using net::error_code;
 
 asio::awaitable<bool> pooled_session::sync_parameters() {
-  const std::string batch = session::build_set_batch(params_, server_->params, pool_->defaults());
+  std::string batch = session::build_set_batch(params_, server_->params, pool_->defaults());
+  // The client's own SQL SETs (search_path and the like), and RESETs of what an earlier client left.
+  const std::string replay = settings_.replay_from(server_->settings);
+  if (!replay.empty()) batch += batch.empty() ? replay : "; " + replay;
   if (batch.empty()) co_return true;
+  server_->settings = settings_;
   log::trace(log::conn_ids{id_, server_->id}, "parameter sync: {}", batch);
   // Record the values first: settings PostgreSQL does not report would otherwise look unset, and
   // the ParameterStatus replies below overwrite reported ones with the server's spelling.

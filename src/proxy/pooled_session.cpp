@@ -14,8 +14,9 @@ using net::error_code;
 namespace {
 // Until client_login_timeout is configurable: a client gets this long to log in.
 constexpr auto login_timeout = std::chrono::seconds(60);
-// Relayed messages we look inside (ReadyForQuery, ParameterStatus) are held back until whole.
-constexpr std::size_t inspect_limit = 8192;
+// Relayed messages we look inside (all but rows and copy data) are held back until whole when they
+// fit the relay buffer; larger ones are read whole on the side (transaction_relay.cpp).
+constexpr std::size_t inspect_limit = net::relay_buffer::capacity;
 
 // The spelling PostgreSQL reports for values clients commonly send in another form, so the
 // welcome matches what the server says after the SET (libpq, pgjdbc and psycopg check these).
@@ -61,7 +62,7 @@ pooled_session::pooled_session(net::tcp::socket client, std::shared_ptr<proxy_co
       context_(*context_owner_),
       loopback_listener_(loopback_listener),
       id_(log::client_id(++context_.next_client_id)),
-      client_scan_(protocol::direction::frontend, context_.settings->max_message_size, 0),
+      client_scan_(protocol::direction::frontend, context_.settings->max_message_size, inspect_limit),
       server_scan_(protocol::direction::backend, context_.settings->max_message_size, inspect_limit) {}
 
 pooled_session::~pooled_session() {
@@ -226,10 +227,13 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   server_scan_.reset();
   in_have_ = first_bytes;
   out_have_ = 0;
-  releasing_ = server_broken_ = client_gone_ = false;
+  releasing_ = server_broken_ = server_dirty_ = client_gone_ = false;
+  pending_setting_.reset();
+  rewriter_.emplace(statements_, server_->statements);
   log::trace(log::conn_ids{id_, server_->id}, "server leased");
 
   if (!co_await sync_parameters()) {
+    end_lease_statements();
     release_server();
     co_return outcome::ended;
   }
@@ -239,11 +243,20 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
     using namespace asio::experimental::awaitable_operators;
     co_await (client_to_server() && server_to_client());
     // Both halves stopped. A Flush racing the release may leave the server busy again: go on
-    // relaying for as long as client and server are both there.
-    if (server_broken_ || client_gone_ || server_reusable()) break;
+    // relaying for as long as client and server are both there. So does a client holding
+    // session-level advisory locks: the server is pinned to it until they are gone.
+    if (server_broken_ || client_gone_) break;
+    if (at_transaction_boundary()) {
+      if (advisory_check_due_) co_await check_advisory_pin();
+      if (server_broken_ || !pinned_) break;
+    }
     releasing_ = false;
   }
+  if (client_gone_ && !server_broken_ && (pinned_ || advisory_check_due_) && at_transaction_boundary())
+    co_await unlock_advisory_locks();
+  if (server_broken_) set_pinned(false);
   const bool lost = server_broken_ && !client_gone_;
+  end_lease_statements();
   release_server();
   if (lost) {
     const std::string detail = fmt::format(
@@ -322,9 +335,13 @@ asio::awaitable<std::size_t> pooled_session::reject_request(std::size_t have) {
   co_return have - end_of_request;
 }
 
+bool pooled_session::at_transaction_boundary() const {
+  return tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary() && out_have_ == 0 &&
+         server_scan_.at_boundary() && !client_writing_;
+}
+
 bool pooled_session::server_reusable() const {
-  return !server_broken_ && tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary() && out_have_ == 0 &&
-         server_scan_.at_boundary();
+  return !server_broken_ && !server_dirty_ && at_transaction_boundary();
 }
 
 void pooled_session::release_server() {

@@ -1,4 +1,5 @@
-// The leased phase of a pooled client: both directions relayed in place until the transaction ends.
+// The leased phase of a pooled client: both directions relayed in place, named
+// statements rewritten, until the transaction ends.
 #include <cstring>
 
 #include "pgfunnel/net/io.hpp"
@@ -11,113 +12,313 @@ namespace asio = net::asio;
 using net::error_code;
 
 namespace {
-// How long a server may take to settle after its client vanished before it is closed instead.
+// How long a server may take to settle after its client vanished before it is
+// closed instead.
 constexpr auto cleanup_deadline = std::chrono::seconds(5);
 
-// Client messages: only tags matter (the tracker counts them); Terminate stops the relay.
-struct client_visitor {
-  session::transaction_tracker& tracker;
-  bool terminated = false;
-  bool wants_whole(std::uint8_t) const noexcept { return false; }
-  bool on_message(const session::scanned_message& m) noexcept {
-    if (m.tag == 'X') {
-      terminated = true;
-      return false;
-    }
-    tracker.on_client_message(m.tag);
-    return true;
-  }
-};
-
-// Server messages: ReadyForQuery and ParameterStatus are read; the rest only counted by tag.
-struct server_visitor {
-  session::transaction_tracker& tracker;
-  pool::server_connection& server;
-  session::parameter_set& client_params;
-  bool malformed = false;
-  bool wants_whole(std::uint8_t tag) const noexcept { return tag == 'Z' || tag == 'S'; }
-  bool on_message(const session::scanned_message& m) noexcept {
-    tracker.on_server_message(m.tag);
-    if (m.tag == 'Z') {
-      protocol::transaction_status status;
-      if (!m.complete || protocol::decode_ready_for_query(m.body, status)) {
-        malformed = true;
-        return false;
-      }
-      tracker.on_ready_for_query(status);
-    } else if (m.tag == 'S' && m.complete) {
-      protocol::parameter_status ps;
-      if (!protocol::decode_parameter_status(m.body, ps)) {
-        server.params.set(ps.name, ps.value);
-        // The client now believes this value; it follows the client to its next server.
-        if (session::is_tracked_parameter(ps.name)) client_params.set(ps.name, ps.value);
-      }
-    }
-    return true;
-  }
-};
-
-void keep_tail(std::uint8_t* data, std::size_t forward, std::size_t keep) {
-  if (keep > 0 && forward > 0) std::memmove(data, data + forward, keep);
+// Client messages the rewriter and the session-state notes read: held until
+// whole.
+bool held_from_client(std::uint8_t tag) noexcept {
+  return tag == 'P' || tag == 'B' || tag == 'D' || tag == 'C' || tag == 'Q';
 }
-}  // namespace
+// Server messages streamed as they come (rows and copy data can be huge and are
+// never rewritten); every other one is held until whole, so the rewriter can
+// swallow it or add replies after it.
+bool streamed_from_server(std::uint8_t tag) noexcept {
+  return tag == 'D' || tag == 'd';
+}
+
+// The tracker counts what the server is really sent: the tags of the rewriter's
+// messages.
+void track_sent(session::transaction_tracker &tracker, std::string_view bytes) {
+  for (std::size_t pos = 0;
+       pos + protocol::tagged_header_size <= bytes.size();) {
+    tracker.on_client_message(static_cast<std::uint8_t>(bytes[pos]));
+    std::uint32_t length = 0;
+    for (int i = 1; i <= 4; ++i)
+      length = (length << 8) | static_cast<std::uint8_t>(bytes[pos + i]);
+    pos += 1 + length;
+  }
+}
+
+void keep_tail(std::uint8_t *data, std::size_t forward, std::size_t keep) {
+  if (keep > 0 && forward > 0)
+    std::memmove(data, data + forward, keep);
+}
+
+std::uint32_t message_size(const std::uint8_t *header) {
+  std::uint32_t length = 0;
+  for (int i = 1; i <= 4; ++i)
+    length = (length << 8) | header[i];
+  return 1 + length;
+}
+} // namespace
+
+void pooled_session::relay_client_message(std::uint8_t tag,
+                                          protocol::byte_span body,
+                                          std::size_t begin, std::size_t end,
+                                          session::spliced_output &out) {
+  if (tag == 'Q' || tag == 'P')
+    note_client_sql(tag, body);
+  to_server_.clear();
+  const auto verdict =
+      rewriter_->on_client_message(tag, body, to_server_, synthetic_);
+  if (verdict == session::client_verdict::forward && to_server_.empty()) {
+    tracker_.on_client_message(tag);
+    return;
+  }
+  track_sent(tracker_, to_server_);
+  if (verdict == session::client_verdict::forward)
+    tracker_.on_client_message(tag);
+  out.edit(begin, end, to_server_, verdict == session::client_verdict::forward,
+           {});
+}
+
+bool pooled_session::relay_server_message(std::uint8_t tag,
+                                          protocol::byte_span body,
+                                          bool complete, std::size_t begin,
+                                          std::size_t end,
+                                          session::spliced_output &out) {
+  tracker_.on_server_message(tag);
+  if (tag == 'Z') {
+    protocol::transaction_status status;
+    if (!complete || protocol::decode_ready_for_query(body, status))
+      return false;
+    tracker_.on_ready_for_query(status);
+    if (pending_setting_) {
+      // The SET ran outside a transaction and succeeded: it now follows the
+      // client, and this server has it.
+      if (!pending_setting_failed_ &&
+          status == protocol::transaction_status::idle) {
+        settings_.apply(*pending_setting_);
+        server_->settings.apply(*pending_setting_);
+      }
+      pending_setting_.reset();
+    }
+  } else if (tag == 'E') {
+    pending_setting_failed_ = true;
+  } else if (tag == 'S' && complete) {
+    protocol::parameter_status ps;
+    if (!protocol::decode_parameter_status(body, ps)) {
+      server_->params.set(ps.name, ps.value);
+      // The client now believes this value; it follows the client to its next
+      // server.
+      if (session::is_tracked_parameter(ps.name))
+        params_.set(ps.name, ps.value);
+    }
+  }
+  after_.clear();
+  const bool forward = rewriter_->on_server_message(
+      tag, complete ? body : protocol::byte_span{}, after_);
+  if (forward && after_.empty())
+    return true;
+  // Only whole messages are ever swallowed or followed by replies (rows and
+  // copy data never are).
+  if (!complete)
+    return false;
+  out.edit(begin, end, {}, forward, after_);
+  return true;
+}
+
+asio::awaitable<error_code> pooled_session::read_whole_message(
+    net::tcp::socket &socket, const std::uint8_t *have, std::size_t have_size) {
+  const std::uint32_t size = message_size(have);
+  big_.assign(reinterpret_cast<const char *>(have), have_size);
+  big_.resize(size);
+  auto [ec, n] = co_await asio::async_read(
+      socket, asio::buffer(big_.data() + have_size, size - have_size),
+      net::use_nothrow);
+  co_return ec;
+}
+
+asio::awaitable<error_code>
+pooled_session::write_client(std::string_view bytes) {
+  if (client_writing_) {
+    client_backlog_.append(bytes);
+    co_return error_code{};
+  }
+  client_writing_ = true;
+  auto [ec, n] = co_await asio::async_write(
+      client_, asio::buffer(bytes.data(), bytes.size()), net::use_nothrow);
+  while (!ec && !client_backlog_.empty()) {
+    std::string queued;
+    queued.swap(client_backlog_);
+    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(queued),
+                                                 net::use_nothrow);
+  }
+  client_backlog_.clear();
+  client_writing_ = false;
+  co_return ec;
+}
 
 asio::awaitable<void> pooled_session::client_to_server() {
+  session::spliced_output out(in_scratch_);
   for (;;) {
     if (in_have_ > 0) {
-      client_visitor visitor{tracker_};
-      auto r = client_scan_.scan(protocol::byte_span(in_.data(), in_have_), visitor);
+      const std::uint8_t *base = in_.data();
+      bool terminated = false;
+      bool oversized = false;
+      struct visitor_t {
+        pooled_session &s;
+        const std::uint8_t *base;
+        session::spliced_output &out;
+        bool &terminated;
+        bool &oversized;
+        bool wants_whole(std::uint8_t tag) const noexcept {
+          return held_from_client(tag);
+        }
+        bool on_message(const session::scanned_message &m) {
+          if (m.tag == 'X') {
+            terminated = true;
+            return false;
+          }
+          if (!m.complete) {
+            if (held_from_client(m.tag)) {
+              oversized =
+                  true; // larger than the relay buffer: read whole below
+              return false;
+            }
+            // Streamed (CopyData, a large Execute...): the rewriter needs only
+            // its tag.
+            std::string ignored;
+            s.rewriter_->on_client_message(m.tag, {}, ignored, s.synthetic_);
+            s.tracker_.on_client_message(m.tag);
+            return true;
+          }
+          const std::size_t begin =
+              static_cast<std::size_t>(m.body.data() - base) -
+              protocol::tagged_header_size;
+          s.relay_client_message(m.tag, m.body, begin, begin + 1 + m.length,
+                                 out);
+          return true;
+        }
+      } visitor{*this, base, out, terminated, oversized};
+      out.start(protocol::byte_span(base, in_have_));
+      auto r = client_scan_.scan(protocol::byte_span(base, in_have_), visitor);
       if (r.ec) {
-        log::warn(log::conn_ids{id_, server_->id}, "invalid message from client: {}", r.ec.message());
+        log::warn(log::conn_ids{id_, server_->id},
+                  "invalid message from client: {}", r.ec.message());
         std::string err;
-        protocol::encode_error_response(err, {"FATAL", "08P01", fmt::format("invalid frontend message: {}", r.ec.message())});
-        co_await net::write_all(client_, err);
+        protocol::encode_error_response(
+            err, {"FATAL", "08P01",
+                  fmt::format("invalid frontend message: {}", r.ec.message())});
+        co_await write_client(err);
         in_have_ = 0;
         end(close_reason::protocol_error);
         client_gone_ = true;
         break;
       }
-      if (r.forward > 0) {
-        auto [ec, n] = co_await asio::async_write(server_->socket, asio::buffer(in_.data(), r.forward), net::use_nothrow);
-        if (ec) {
+      const std::string_view to_server = out.finish(r.forward);
+      // Replies due now go first: nothing sent in this scan before them asks
+      // for a reply, and the server's answers to what follows must reach the
+      // client after them.
+      if (!synthetic_.empty()) {
+        std::string due;
+        due.swap(synthetic_);
+        if (co_await write_client(due)) {
+          client_gone_ = true;
+          client_write_failed_ = true;
+          break;
+        }
+      }
+      if (!to_server.empty()) {
+        if (co_await net::write_all(server_->socket, to_server)) {
           server_broken_ = true;
           break;
         }
       }
-      if (visitor.terminated) {
+      if (terminated) {
         in_have_ = 0;
         end(close_reason::client_terminate);
         client_gone_ = true;
         break;
       }
-      keep_tail(in_.data(), r.forward, r.keep);
-      in_have_ = r.keep;
+      if (oversized) {
+        // A Parse/Bind/... larger than the relay buffer: read it whole, then
+        // relay it like any other.
+        if (co_await read_whole_message(client_, base + r.forward,
+                                        in_have_ - r.forward)) {
+          in_have_ = 0;
+          client_gone_ = true;
+          break;
+        }
+        const auto *whole = reinterpret_cast<const std::uint8_t *>(big_.data());
+        out.start(protocol::byte_span(whole, big_.size()));
+        relay_client_message(
+            whole[0],
+            protocol::byte_span(whole + protocol::tagged_header_size,
+                                big_.size() - protocol::tagged_header_size),
+            0, big_.size(), out);
+        const std::string_view big_out = out.finish(big_.size());
+        if (!synthetic_.empty()) {
+          std::string due;
+          due.swap(synthetic_);
+          if (co_await write_client(due)) {
+            client_gone_ = true;
+            client_write_failed_ = true;
+            break;
+          }
+        }
+        if (!big_out.empty() &&
+            co_await net::write_all(server_->socket, big_out)) {
+          server_broken_ = true;
+          break;
+        }
+        big_.clear();
+        big_.shrink_to_fit();
+        in_have_ = 0;
+      } else {
+        keep_tail(in_.data(), r.forward, r.keep);
+        in_have_ = r.keep;
+      }
+      if (in_scratch_.capacity() > net::relay_buffer::capacity * 2)
+        std::string().swap(in_scratch_);
+      // The server may have answered while this half was writing: release from
+      // here then.
+      if (!releasing_ && !server_broken_ && in_have_ == 0 && out_have_ == 0 &&
+          !client_writing_ && tracker_.releasable() &&
+          client_scan_.at_boundary() && server_scan_.at_boundary()) {
+        releasing_ = true;
+        server_->socket
+            .cancel(); // the other half waits for server input: stop it
+        co_return;
+      }
     }
-    if (releasing_ || server_broken_) co_return;
-    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
-    if (releasing_ || server_broken_) co_return;
+    if (releasing_ || server_broken_)
+      co_return;
+    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read,
+                                             net::use_nothrow);
+    if (releasing_ || server_broken_)
+      co_return;
     if (wec) {
       client_gone_ = true;
       break;
     }
     error_code ec;
     const std::size_t n =
-        client_.read_some(asio::buffer(in_.data() + in_have_, net::relay_buffer::capacity - in_have_), ec);
-    if (ec == asio::error::would_block) continue;
+        client_.read_some(asio::buffer(in_.data() + in_have_,
+                                       net::relay_buffer::capacity - in_have_),
+                          ec);
+    if (ec == asio::error::would_block)
+      continue;
     if (ec || n == 0) {
       client_gone_ = true;
       break;
     }
     in_have_ += n;
   }
-  if (client_gone_ && !server_broken_) co_await clean_up_after_client();
+  if (client_gone_ && !server_broken_)
+    co_await clean_up_after_client();
 }
 
-// The client left while it held the server. Finish what it started so the server can go back clean:
-// end a COPY, close an open extended-protocol batch, cancel a running query, ROLLBACK an open
-// transaction; and close the server when that does not settle within cleanup_deadline.
+// The client left while it held the server. Finish what it started so the
+// server can go back clean: end a COPY, close an open extended-protocol batch,
+// cancel a running query, ROLLBACK an open transaction; and close the server
+// when that does not settle within cleanup_deadline. The rewriter sees every
+// message sent, so its plan (and the server's statement cache) stays exact.
 asio::awaitable<void> pooled_session::clean_up_after_client() {
   in_have_ = 0;
+  synthetic_.clear();
   if (!client_scan_.at_boundary()) {
     // Half a message went to the server: nothing can complete it.
     server_broken_ = true;
@@ -125,19 +326,37 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     co_return;
   }
   std::string fix;
+  auto note = [&](std::size_t from) {
+    // Sent whatever the rewriter says: in a failed batch the server ignores it
+    // just as the plan does.
+    const std::string_view msg(fix.data() + from, fix.size() - from);
+    std::string ignored;
+    rewriter_->on_client_message(
+        static_cast<std::uint8_t>(msg[0]),
+        protocol::byte_span(reinterpret_cast<const std::uint8_t *>(msg.data()) +
+                                protocol::tagged_header_size,
+                            msg.size() - protocol::tagged_header_size),
+        ignored, synthetic_);
+    tracker_.on_client_message(static_cast<std::uint8_t>(msg[0]));
+  };
   if (tracker_.in_copy_in()) {
+    const std::size_t at = fix.size();
     protocol::message_builder(fix, 'f').cstring("client disconnected");
-    tracker_.on_client_message('f');
+    note(at);
   }
   if (tracker_.unsynced()) {
-    // A bare Sync would COMMIT the implicit transaction of a batch the client never finished;
-    // PostgreSQL rolls such work back when its client leaves. An Execute of a portal that cannot
-    // exist fails the batch first, so the Sync ends it in a rollback.
+    // A bare Sync would COMMIT the implicit transaction of a batch the client
+    // never finished; PostgreSQL rolls such work back when its client leaves.
+    // An Execute of a portal that cannot exist fails the batch first, so the
+    // Sync ends it in a rollback.
+    std::size_t at = fix.size();
     protocol::message_builder(fix, 'E').cstring("pgfunnel: client gone").i32(0);
-    tracker_.on_client_message('E');
+    note(at);
+    at = fix.size();
     protocol::encode_sync(fix);
-    tracker_.on_client_message('S');
+    note(at);
   }
+  synthetic_.clear();
   if (!fix.empty() && co_await net::write_all(server_->socket, fix)) {
     server_broken_ = true;
     co_return;
@@ -145,23 +364,35 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
   if (tracker_.owed_ready_for_query() > 0 || tracker_.in_copy_out()) {
     // Its answer has nobody to go to: stop the work rather than wait for it.
     ++cancel_->in_flight;
-    asio::co_spawn(client_.get_executor(),
-                   [target = cancel_, endpoint = server_->peer, key = server_->key]() -> asio::awaitable<void> {
-                     co_await send_cancel(endpoint, key, std::chrono::seconds(5));
-                     --target->in_flight;
-                   },
-                   asio::detached);
+    asio::co_spawn(
+        client_.get_executor(),
+        [target = cancel_, endpoint = server_->peer,
+         key = server_->key]() -> asio::awaitable<void> {
+          co_await send_cancel(endpoint, key, std::chrono::seconds(5));
+          --target->in_flight;
+        },
+        asio::detached);
   }
   const auto deadline = net::clock::now() + cleanup_deadline;
   bool rollback_sent = false;
   while (!server_broken_) {
     if (tracker_.releasable() && !tracker_.uncertain()) {
-      server_->socket.cancel();  // stop the other half's read: nothing more will come
+      server_->socket
+          .cancel(); // stop the other half's read: nothing more will come
       co_return;
     }
-    if (tracker_.drained() && !rollback_sent && tracker_.status() != protocol::transaction_status::idle) {
+    if (tracker_.drained() && !rollback_sent &&
+        tracker_.status() != protocol::transaction_status::idle) {
       std::string rollback;
       protocol::encode_query(rollback, "ROLLBACK");
+      std::string ignored;
+      rewriter_->on_client_message(
+          'Q',
+          protocol::byte_span(
+              reinterpret_cast<const std::uint8_t *>(rollback.data()) + 5,
+              rollback.size() - 5),
+          ignored, synthetic_);
+      synthetic_.clear();
       tracker_.on_client_message('Q');
       rollback_sent = true;
       if (co_await net::write_all(server_->socket, rollback)) {
@@ -171,7 +402,8 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
       continue;
     }
     if (net::clock::now() >= deadline || tracker_.uncertain()) {
-      log::info(log::conn_ids{id_, server_->id}, "server did not settle after its client left: closing it");
+      log::info(log::conn_ids{id_, server_->id},
+                "server did not settle after its client left: closing it");
       server_broken_ = true;
       server_->socket.cancel();
       break;
@@ -183,45 +415,117 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
 }
 
 asio::awaitable<void> pooled_session::server_to_client() {
+  session::spliced_output out(out_scratch_);
   for (;;) {
     auto [ec, n] = co_await server_->socket.async_read_some(
-        asio::buffer(out_.data() + out_have_, net::relay_buffer::capacity - out_have_), net::use_nothrow);
+        asio::buffer(out_.data() + out_have_,
+                     net::relay_buffer::capacity - out_have_),
+        net::use_nothrow);
     if (ec) {
-      // A cancelled read during cleanup is the other half saying "done"; anything else is a loss.
-      if (!(ec == asio::error::operation_aborted && client_gone_)) {
+      // A cancelled read is the other half saying "done" (cleanup finished, or
+      // it released the server); anything else is a loss.
+      if (!(ec == asio::error::operation_aborted &&
+            (client_gone_ || releasing_))) {
         if (!client_gone_)
-          log::warn(log::conn_ids{id_, server_->id}, "server connection failed: {}", ec.message());
+          log::warn(log::conn_ids{id_, server_->id},
+                    "server connection failed: {}", ec.message());
         server_broken_ = true;
       }
       break;
     }
     out_have_ += n;
-    server_visitor visitor{tracker_, *server_, params_};
-    auto r = server_scan_.scan(protocol::byte_span(out_.data(), out_have_), visitor);
-    if (r.ec || visitor.malformed) {
-      log::error(log::conn_ids{id_, server_->id}, "invalid message from server: {}",
-                 r.ec ? r.ec.message() : std::string("malformed ReadyForQuery"));
+    const std::uint8_t *base = out_.data();
+    bool malformed = false;
+    bool oversized = false;
+    struct visitor_t {
+      pooled_session &s;
+      const std::uint8_t *base;
+      session::spliced_output &out;
+      bool &malformed;
+      bool &oversized;
+      bool wants_whole(std::uint8_t tag) const noexcept {
+        return !streamed_from_server(tag);
+      }
+      bool on_message(const session::scanned_message &m) {
+        if (!m.complete && !streamed_from_server(m.tag)) {
+          oversized = true; // larger than the relay buffer: read whole below
+          return false;
+        }
+        const std::size_t begin =
+            m.complete ? static_cast<std::size_t>(m.body.data() - base) -
+                             protocol::tagged_header_size
+                       : 0;
+        if (!s.relay_server_message(m.tag, m.body, m.complete, begin,
+                                    begin + 1 + m.length, out)) {
+          malformed = true;
+          return false;
+        }
+        return true;
+      }
+    } visitor{*this, base, out, malformed, oversized};
+    out.start(protocol::byte_span(base, out_have_));
+    auto r = server_scan_.scan(protocol::byte_span(base, out_have_), visitor);
+    if (r.ec || malformed) {
+      log::error(log::conn_ids{id_, server_->id},
+                 "invalid message from server: {}",
+                 r.ec ? r.ec.message()
+                      : std::string("malformed or unexpected message"));
       server_broken_ = true;
       break;
     }
-    if (r.forward > 0 && !client_gone_) {
-      auto [wec, wn] = co_await asio::async_write(client_, asio::buffer(out_.data(), r.forward), net::use_nothrow);
-      if (wec) {
+    const std::string_view to_client = out.finish(r.forward);
+    if (!to_client.empty() && !client_gone_ &&
+        co_await write_client(to_client)) {
+      client_gone_ = true;
+      client_write_failed_ = true;
+      client_.cancel(); // wake the other half to clean up
+    }
+    if (oversized) {
+      if (co_await read_whole_message(server_->socket, base + r.forward,
+                                      out_have_ - r.forward)) {
+        server_broken_ = true;
+        break;
+      }
+      const auto *whole = reinterpret_cast<const std::uint8_t *>(big_.data());
+      out.start(protocol::byte_span(whole, big_.size()));
+      if (!relay_server_message(
+              whole[0],
+              protocol::byte_span(whole + protocol::tagged_header_size,
+                                  big_.size() - protocol::tagged_header_size),
+              true, 0, big_.size(), out)) {
+        log::error(
+            log::conn_ids{id_, server_->id},
+            "invalid message from server: malformed or unexpected message");
+        server_broken_ = true;
+        break;
+      }
+      const std::string_view big_out = out.finish(big_.size());
+      if (!big_out.empty() && !client_gone_ && co_await write_client(big_out)) {
         client_gone_ = true;
         client_write_failed_ = true;
-        client_.cancel();  // wake the other half to clean up
+        client_.cancel();
       }
+      big_.clear();
+      big_.shrink_to_fit();
+      out_have_ = 0;
+    } else {
+      keep_tail(out_.data(), r.forward, r.keep);
+      out_have_ = r.keep;
     }
-    keep_tail(out_.data(), r.forward, r.keep);
-    out_have_ = r.keep;
+    if (out_scratch_.capacity() > net::relay_buffer::capacity * 2)
+      std::string().swap(out_scratch_);
     if (client_gone_) {
       cleanup_timer_->cancel();
-      if (tracker_.releasable() && out_have_ == 0) break;
+      if (tracker_.releasable() && out_have_ == 0)
+        break;
       continue;
     }
-    if (out_have_ == 0 && tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary()) {
+    if (releasing_)
+      break; // the other half released while this one wrote
+    if (out_have_ == 0 && tracker_.releasable() && in_have_ == 0 &&
+        client_scan_.at_boundary() && !client_writing_) {
       releasing_ = true;
-      client_.cancel();  // the other half waits for client input: stop it
+      client_.cancel(); // the other half waits for client input: stop it
       break;
     }
   }
@@ -232,4 +536,4 @@ asio::awaitable<void> pooled_session::server_to_client() {
   }
 }
 
-}  // namespace pgfunnel::proxy
+} // namespace pgfunnel::proxy

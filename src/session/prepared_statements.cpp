@@ -23,6 +23,11 @@ std::string_view as_chars(protocol::byte_span s) {
 
 bool is_async(std::uint8_t tag) { return tag == 'N' || tag == 'S' || tag == 'A'; }
 
+// "cached plan must not change result type" at a Bind/Describe: the statement's result columns
+// changed. Matched by SQLSTATE alone (the message may be translated); another 0A000 there only
+// costs a re-Parse.
+bool is_stale_plan(const protocol::error_fields& f) { return f.code == "0A000"; }
+
 }  // namespace
 
 void statement_rewriter::synthesise(std::string bytes, std::vector<undo> undos) {
@@ -233,6 +238,7 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
         verdict = client_verdict::replaced;
       }
       plan(step_kind::bind);
+      if (s != nullptr) plan_.back().server_name = s->server_name;
       break;
     }
     case 'D': {
@@ -249,6 +255,7 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
         verdict = client_verdict::replaced;
       }
       plan(step_kind::describe_statement);
+      if (s != nullptr) plan_.back().server_name = s->server_name;
       break;
     }
     case 'E':
@@ -328,6 +335,14 @@ bool statement_rewriter::on_server_message(std::uint8_t tag, protocol::byte_span
       return true;
     }
     bool forward = true;
+    if (!s.server_name.empty()) {
+      protocol::error_fields f;
+      if (!protocol::decode_error_response(body, f) && is_stale_plan(f)) {
+        // The table under the statement changed shape: PostgreSQL fails this statement until it is
+        // prepared again. The client sees this error once; the next use re-prepares it (Close, Parse).
+        server_.mark_unknown(s.server_name);
+      }
+    }
     if (s.kind == step_kind::execute && !s.bytes.empty()) {
       protocol::error_fields f;
       if (!protocol::decode_error_response(body, f) && f.code == "34000") {

@@ -33,7 +33,7 @@ net::error_code login(const std::string& user, const std::string& password, pool
                       pool::server_connection*& out, net::asio::io_context& io,
                       std::unique_ptr<pool::server_connection>& holder) {
   auto& pg = test::shared_pg();
-  holder = std::make_unique<pool::server_connection>(io.get_executor(), 1);
+  holder = std::make_unique<pool::server_connection>(io.get_executor(), 1, 200);
   out = holder.get();
   pool::server_login target{pg.host(), pg.port(), user, password, "postgres", "disable"};
   net::error_code result = make_error_code(net::asio::error::would_block);

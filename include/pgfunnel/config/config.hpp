@@ -80,6 +80,7 @@ struct settings {
   duration server_idle_timeout = std::chrono::seconds(600);    // reload
   duration server_lifetime = std::chrono::seconds(3600);       // reload
   std::uint32_t max_message_size = 1u << 30;               // reload; bytes, header included
+  unsigned max_prepared_statements = 200;                  // reload (new server connections)
 
   std::string log_level = "info";                          // reload
   log_format log_fmt = log_format::text;                   // restart

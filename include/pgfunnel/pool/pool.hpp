@@ -20,6 +20,7 @@ struct pool_settings {
   std::chrono::milliseconds server_connect_timeout{15'000};
   std::chrono::milliseconds server_idle_timeout{600'000};
   std::chrono::milliseconds server_lifetime{3'600'000};
+  std::size_t max_prepared_statements = 200;  // per server connection
 };
 
 // Why acquire() came back without a server.
@@ -34,6 +35,15 @@ struct acquire_result {
 // Counters for logs, SHOW POOLS and metrics.
 struct pool_counts {
   unsigned idle = 0, active = 0, connecting = 0, waiting = 0;
+};
+
+// Named prepared statements and pinned servers, summed over leases; any thread updates them.
+struct statement_stats {
+  std::atomic<std::uint64_t> hits{0};       // the statement was already on the leased server
+  std::atomic<std::uint64_t> misses{0};     // a Parse went to the server (the client's or injected)
+  std::atomic<std::uint64_t> injected{0};   // ... injected because the statement moved servers
+  std::atomic<std::uint64_t> evictions{0};  // Close sent to keep a server under max_prepared_statements
+  std::atomic<int> pinned{0};               // servers held by one client for its advisory locks
 };
 
 class pool : public std::enable_shared_from_this<pool> {
@@ -63,6 +73,7 @@ class pool : public std::enable_shared_from_this<pool> {
   const std::string& user() const { return user_; }
   std::string name() const { return database_ + "/" + user_; }
   const pool_settings& settings() const { return settings_; }
+  statement_stats& statements() { return statements_; }
 
  private:
   struct waiter;
@@ -71,6 +82,7 @@ class pool : public std::enable_shared_from_this<pool> {
   void launch_connects(unsigned n);
   net::awaitable<void> connect_one();
   net::awaitable<void> upkeep();
+  void log_statement_stats();
   void grant(waiter* w, server_connection* server);
   void fail(waiter* w, const server_error& error);
   // Says Terminate and hands the server to finish_close(); the caller has counted it as closing.
@@ -96,6 +108,9 @@ class pool : public std::enable_shared_from_this<pool> {
   server_error last_error_;
   bool stopped_ = false;
   std::unique_ptr<net::asio::steady_timer> upkeep_timer_;
+  statement_stats statements_;
+  unsigned upkeep_ticks_ = 0;
+  std::uint64_t logged_misses_ = 0, logged_hits_ = 0;
 };
 
 }  // namespace pgfunnel::pool

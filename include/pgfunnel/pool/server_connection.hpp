@@ -8,6 +8,8 @@
 #include "pgfunnel/net/asio.hpp"
 #include "pgfunnel/protocol/decode.hpp"
 #include "pgfunnel/session/parameters.hpp"
+#include "pgfunnel/session/prepared_statements.hpp"
+#include "pgfunnel/session/session_settings.hpp"
 
 namespace pgfunnel::pool {
 
@@ -31,8 +33,8 @@ struct server_error {
 
 class server_connection {
  public:
-  server_connection(net::asio::any_io_executor executor, std::uint64_t id)
-      : socket(std::move(executor)), id(log::server_id(id)) {}
+  server_connection(net::asio::any_io_executor executor, std::uint64_t id, std::size_t max_prepared_statements)
+      : socket(std::move(executor)), id(log::server_id(id)), statements(max_prepared_statements) {}
 
   net::tcp::socket socket;
   log::conn_id id;
@@ -42,6 +44,8 @@ class server_connection {
   net::clock::time_point created{};
   net::clock::time_point last_used{};
   std::uint64_t transactions = 0;        // leases served
+  session::server_statements statements; // pgfunnel's named prepared statements it holds
+  session::session_settings settings;    // SQL-level SETs replayed on it (what it differs from a fresh login by)
 };
 
 // Connects and logs in (cleartext, md5 or SCRAM-SHA-256 as the server asks). On failure `error`

@@ -2,7 +2,9 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "pgfunnel/log/log.hpp"
 #include "pgfunnel/net/asio.hpp"
@@ -10,6 +12,9 @@
 #include "pgfunnel/pool/pool.hpp"
 #include "pgfunnel/proxy/context.hpp"
 #include "pgfunnel/session/parameters.hpp"
+#include "pgfunnel/session/prepared_statements.hpp"
+#include "pgfunnel/session/session_settings.hpp"
+#include "pgfunnel/session/spliced_output.hpp"
 #include "pgfunnel/session/stream_scanner.hpp"
 #include "pgfunnel/session/transaction_tracker.hpp"
 
@@ -51,7 +56,29 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   net::awaitable<void> client_to_server();
   net::awaitable<void> server_to_client();
   net::awaitable<void> clean_up_after_client();
+  // One whole client message at [begin, end) of the scanned buffer: rewritten for the server as
+  // prepared statements need, noted for session state, counted by the tracker.
+  void relay_client_message(std::uint8_t tag, protocol::byte_span body, std::size_t begin, std::size_t end,
+                            session::spliced_output& out);
+  // One whole server message (or a streamed DataRow/CopyData): tracker, parameters, SET outcome,
+  // the rewriter's forward/swallow/synthesise. False: the server broke the protocol.
+  bool relay_server_message(std::uint8_t tag, protocol::byte_span body, bool complete, std::size_t begin,
+                            std::size_t end, session::spliced_output& out);
+  // A message too large for the relay buffer that must be seen whole: read it into big_.
+  net::awaitable<net::error_code> read_whole_message(net::tcp::socket& socket, const std::uint8_t* have,
+                                                     std::size_t have_size);
+  // Both halves may owe the client bytes: one write at a time, in order; a second writer queues.
+  net::awaitable<net::error_code> write_client(std::string_view bytes);
+  void note_client_sql(std::uint8_t tag, protocol::byte_span body);
+  void warn_unsupported(std::string_view feature);
+  // Session-level advisory locks: count them on the server (pin while any is held), or drop them all.
+  net::awaitable<void> check_advisory_pin();
+  net::awaitable<void> unlock_advisory_locks();
+  void set_pinned(bool pinned);
+  void end_lease_statements();
   void release_server();
+  // Between transactions: nothing owed either way, no half message in either buffer.
+  bool at_transaction_boundary() const;
   bool server_reusable() const;
   void end(close_reason reason) { if (!ended_) { ended_ = true; reason_ = reason; } }
 
@@ -64,6 +91,9 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::string database_;
   std::shared_ptr<pool::pool> pool_;
   session::parameter_set params_;  // what the client has been told (and asked for)
+  session::client_statements statements_;  // its named prepared statements, across leases
+  session::session_settings settings_;     // its SQL-level SETs, replayed on every lease
+  std::vector<std::string_view> warned_features_;  // unsupported features already logged once
   std::shared_ptr<cancel_target> cancel_;
   protocol::backend_key_data cancel_key_{};
   bool counted_ = false;
@@ -79,9 +109,24 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::size_t out_have_ = 0;
   bool releasing_ = false;      // the server may go back: stop reading the client
   bool server_broken_ = false;  // the server cannot be reused (failed, or left mid-message)
+  bool server_dirty_ = false;   // it works, but its state is not known well enough to reuse it
   bool client_gone_ = false;    // EOF, error or Terminate from the client
   bool client_write_failed_ = false;
   std::unique_ptr<net::asio::steady_timer> cleanup_timer_;
+  std::optional<session::statement_rewriter> rewriter_;
+  std::string to_server_;        // what the rewriter sends for one client message
+  std::string synthetic_;        // replies the rewriter owes the client now (from the client half)
+  std::string after_;            // replies the rewriter adds after one server message
+  std::string in_scratch_;       // spliced client → server output
+  std::string out_scratch_;      // spliced server → client output
+  std::string big_;              // a message larger than the relay buffer, read whole
+  std::string client_backlog_;   // client bytes queued behind the write in progress
+  bool client_writing_ = false;
+  // A SET/RESET outside a transaction, waiting for its ReadyForQuery to take effect.
+  std::optional<session::session_sql> pending_setting_;
+  bool pending_setting_failed_ = false;
+  bool advisory_check_due_ = false;  // a statement named an advisory lock function
+  bool pinned_ = false;              // the server holds this client's advisory locks: no release
 
   bool ended_ = false;
   close_reason reason_ = close_reason::client_closed;

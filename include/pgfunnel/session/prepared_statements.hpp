@@ -156,6 +156,7 @@ class statement_rewriter {
     bool forward;
     bool swallow_first_command_complete = false;  // the PREPARE half of a rewritten DEALLOCATE name
     bool saw_error = false;
+    std::string server_name;  // bind / describe_statement of a client's named statement
     std::string bytes;  // synthetic: the reply; execute: the error replacing the server's (42P05)
     std::vector<undo> undos;
     std::vector<std::string> ghosts;  // exact DEALLOCATE ALL / DISCARD ALL: names it drops on success
