@@ -118,10 +118,40 @@ void statement_rewriter::ensure_on_server(const client_statement& s, std::string
 
 client_verdict statement_rewriter::on_parse(protocol::byte_span body, std::string& to_server) {
   protocol::parse_message p;
-  if (protocol::decode_parse(body, p) || p.statement.empty()) {
-    // Unnamed (or malformed: the server will say so): untouched.
-    plan(step_kind::parse);
+  if (protocol::decode_parse(body, p)) {
+    plan(step_kind::parse);  // malformed: the server will say so
     return client_verdict::forward;
+  }
+  // DEALLOCATE / DISCARD as a prepared statement: its effect comes when a portal is bound from it.
+  // `DEALLOCATE name` names the client's statement, which the server knows by another name.
+  statement_deallocation deallocation;
+  std::string rewritten_query;
+  switch (const auto what = classify_statement_sql(p.query); what.kind) {
+    case statement_sql::deallocate_all:
+    case statement_sql::discard_all:
+      deallocation.kind = statement_deallocation::all;
+      break;
+    case statement_sql::deallocate_one:
+      if (const client_statement* target = client_.find(what.name)) {
+        deallocation.kind = statement_deallocation::one;
+        deallocation.name = what.name;
+        rewritten_query = "DEALLOCATE " + target->server_name;
+        p.query = rewritten_query;
+      }
+      break;
+    case statement_sql::maybe_deallocates:
+      deallocation.kind = statement_deallocation::maybe;
+      break;
+    case statement_sql::other:
+      break;
+  }
+  if (p.statement.empty()) {
+    // Unnamed: untouched, unless it deallocates one of the client's names.
+    unnamed_deallocation_ = std::move(deallocation);
+    plan(step_kind::parse);
+    if (rewritten_query.empty()) return client_verdict::forward;
+    protocol::encode_parse(to_server, "", p.query, p.parameter_types, p.parameter_count);
+    return client_verdict::replaced;
   }
   if (client_.find(p.statement) != nullptr) {
     // PostgreSQL: ERROR 42P05, then everything up to Sync skipped. The server produces the failure
@@ -138,6 +168,7 @@ client_verdict statement_rewriter::on_parse(protocol::byte_span body, std::strin
   s.server_name = server_statement_name(p.query, p.parameter_types);
   protocol::encode_parse(s.server_parse, s.server_name, p.query, p.parameter_types, p.parameter_count);
   s.generation = client_.next_generation();
+  s.deallocation = std::move(deallocation);
   std::vector<undo> undos;
   undos.push_back(undo(undo::unmap_client, std::string(p.statement), s.generation));
   if (server_.known(s.server_name)) {
@@ -195,6 +226,39 @@ client_verdict statement_rewriter::on_query(protocol::byte_span body, std::strin
   return client_verdict::forward;
 }
 
+// A portal is bound from a statement that deallocates: the client's names go now (PostgreSQL drops
+// them when the portal runs, and the client reads its statements as gone from then on); the
+// server's statements are gone too, or may be. The Execute that follows puts the client's names back
+// if it fails.
+void statement_rewriter::on_bind_deallocation(const statement_deallocation& d, std::string& to_server) {
+  switch (d.kind) {
+    case statement_deallocation::all: {
+      undo u(undo::restore_client_map);
+      u.saved = client_.take_all();
+      execute_undos_.push_back(std::move(u));
+      server_.all_to_unknown();
+      break;
+    }
+    case statement_deallocation::one: {
+      const client_statement* target = client_.find(d.name);
+      if (target == nullptr) break;  // already gone: the server says so, naming our name
+      // The rewritten DEALLOCATE drops the server's statement: it must be there first.
+      ensure_on_server(*target, to_server);
+      const std::string server_name = target->server_name;
+      undo u(undo::restore_client, d.name);
+      u.statement = client_.take(d.name);
+      execute_undos_.push_back(std::move(u));
+      server_.mark_unknown(server_name);
+      break;
+    }
+    case statement_deallocation::maybe:
+      server_.all_to_unknown();
+      break;
+    case statement_deallocation::none:
+      break;
+  }
+}
+
 // CopyDone/CopyFail: the server ignored every Sync sent while it was in copy-in mode, including
 // ones sent before its CopyInResponse arrived, which are already planned behind the COPY's step.
 void statement_rewriter::end_copy_in() {
@@ -224,21 +288,30 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
     case 'B': {
       protocol::bind_names names;
       const client_statement* s = nullptr;
-      if (!protocol::decode_bind_names(body, names) && !names.statement.empty())
-        s = client_.find(names.statement);
+      const bool decoded = !protocol::decode_bind_names(body, names);
+      if (decoded && !names.statement.empty()) s = client_.find(names.statement);
       // An unknown name goes through unchanged: the server answers with PostgreSQL's own 26000
       // `prepared statement "x" does not exist`, naming the client's statement exactly.
+      std::string server_name;
+      statement_deallocation deallocation;
       if (s != nullptr) {
         ensure_on_server(*s, to_server);
+        server_name = s->server_name;
+        deallocation = s->deallocation;
+      } else if (decoded && names.statement.empty()) {
+        deallocation = unnamed_deallocation_;
+      }
+      if (deallocation.kind != statement_deallocation::none) on_bind_deallocation(deallocation, to_server);
+      if (s != nullptr) {
         const std::size_t names_size = names.portal.size() + 1 + names.statement.size() + 1;
         protocol::message_builder(to_server, 'B')
             .cstring(names.portal)
-            .cstring(s->server_name)
+            .cstring(server_name)
             .raw(as_chars(body.subspan(names_size)));
         verdict = client_verdict::replaced;
-      }
+      }  // else forwarded after what was injected for it
       plan(step_kind::bind);
-      if (s != nullptr) plan_.back().server_name = s->server_name;
+      plan_.back().server_name = std::move(server_name);
       break;
     }
     case 'D': {
@@ -260,6 +333,8 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
     }
     case 'E':
       plan(step_kind::execute);
+      plan_.back().undos = std::move(execute_undos_);
+      execute_undos_.clear();
       break;
     case 'C': {
       protocol::target_name t;
@@ -282,6 +357,8 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
       break;
     }
     case 'S':
+      // A bound deallocation no Execute ran: nothing was dropped.
+      if (!execute_undos_.empty()) apply(execute_undos_);
       server_skipping_ = false;
       if (!copy_in_) plan(step_kind::sync);  // in copy-in the server ignores it
       break;
@@ -341,6 +418,10 @@ bool statement_rewriter::on_server_message(std::uint8_t tag, protocol::byte_span
         // The table under the statement changed shape: PostgreSQL fails this statement until it is
         // prepared again. The client sees this error once; the next use re-prepares it (Close, Parse).
         server_.mark_unknown(s.server_name);
+      } else if (f.code == "26000") {
+        // Our statement is gone: SQL we could not recognise (a function running DEALLOCATE ALL)
+        // dropped it, and likely the others. The client sees this once; next uses re-prepare.
+        server_.all_to_unknown();
       }
     }
     if (s.kind == step_kind::execute && !s.bytes.empty()) {

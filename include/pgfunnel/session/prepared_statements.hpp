@@ -29,11 +29,19 @@ struct string_hash {
   std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
+// What executing a statement does to prepared statements (DEALLOCATE / DISCARD sent through the
+// extended protocol, as pgjdbc and psycopg 3 do): applied when a portal is bound from it.
+struct statement_deallocation {
+  enum kind_t : std::uint8_t { none, all, one, maybe } kind = none;
+  std::string name;  // one: the client's statement it drops
+};
+
 // One client's named statement.
 struct client_statement {
   std::string server_name;
   std::string server_parse;     // the whole Parse message with server_name: re-prepares it anywhere
   std::uint64_t generation = 0;  // tells a re-created mapping from the one an undo refers to
+  statement_deallocation deallocation;
 };
 
 // Per client: client name → statement. Lives as long as the client session, across leases.
@@ -171,6 +179,7 @@ class statement_rewriter {
   void send_parse(std::string_view server_name, std::string_view parse_bytes, bool forward,
                   std::vector<undo> undos, std::string& to_server);
   client_verdict on_parse(protocol::byte_span body, std::string& to_server);
+  void on_bind_deallocation(const statement_deallocation& d, std::string& to_server);
   client_verdict on_query(protocol::byte_span body, std::string& to_server);
   void end_copy_in();
   bool finish_front(std::string& to_client_after);
@@ -179,6 +188,8 @@ class statement_rewriter {
   server_statements& server_;
   std::deque<step> plan_;
   statement_counters counters_;
+  statement_deallocation unnamed_deallocation_;  // of the unnamed statement last parsed
+  std::vector<undo> execute_undos_;  // a bound deallocation, put back if its Execute fails
   bool server_skipping_ = false;  // the server failed a batch whose Sync the client has not sent yet
   bool copy_in_ = false;          // the server is in copy-in mode (CopyInResponse seen)
   bool uncertain_ = false;
