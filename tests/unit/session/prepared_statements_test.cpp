@@ -454,6 +454,93 @@ TEST(StatementRewriter, DeallocateOneNameDropsTheMapping) {
   EXPECT_EQ(l.take_server(), fe::query("DEALLOCATE other"));
 }
 
+// pgjdbc and psycopg 3 send DEALLOCATE ALL as an unnamed (or named) extended-protocol statement.
+TEST(StatementRewriter, ExtendedProtocolDeallocateAll) {
+  client_statements c;
+  server_statements s;
+  lease l{c, s};
+  l.from_client(fe::parse("a", "SELECT 1") + fe::sync());
+  l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  l.take_client();
+  l.take_server();
+  const std::string batch = fe::parse("", "DEALLOCATE ALL") + fe::bind("", "") + fe::execute("") + fe::sync();
+  l.from_client(batch);
+  EXPECT_EQ(l.take_server(), batch);  // untouched
+  EXPECT_EQ(c.size(), 0u);
+  EXPECT_TRUE(s.maybe(name_of("SELECT 1")));
+  // It failed (an aborted transaction): the client keeps its statements, as PostgreSQL would.
+  l.from_server(be::parse_complete() + be::bind_complete() + pg_error("25P02", "current transaction is aborted") +
+                be::ready_for_query('E'));
+  EXPECT_EQ(tags_of(l.take_client()), "12EZ");
+  EXPECT_NE(c.find("a"), nullptr);
+  // Ran: gone for the client; the server's copy is re-prepared behind a Close.
+  l.from_client(batch);
+  l.from_server(be::parse_complete() + be::bind_complete() + be::command_complete("DEALLOCATE ALL") +
+                be::ready_for_query('I'));
+  EXPECT_EQ(c.size(), 0u);
+  l.take_server();
+  l.from_client(fe::parse("a", "SELECT 1") + fe::sync());
+  const auto n = name_of("SELECT 1");
+  EXPECT_EQ(l.take_server(), fe::close('S', n) + fe::parse(n, "SELECT 1") + fe::sync());
+}
+
+TEST(StatementRewriter, ExtendedProtocolDeallocateOneNamesTheServerStatement) {
+  client_statements c;
+  server_statements s;
+  lease l{c, s};
+  l.from_client(fe::parse("_pg3_0", "SELECT 1") + fe::sync());
+  l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  l.take_client();
+  l.take_server();
+  const auto n = name_of("SELECT 1");
+  l.from_client(fe::parse("", "DEALLOCATE _pg3_0") + fe::bind("", "") + fe::execute("") + fe::sync());
+  EXPECT_EQ(l.take_server(), fe::parse("", "DEALLOCATE " + n) + fe::bind("", "") + fe::execute("") + fe::sync());
+  EXPECT_EQ(c.find("_pg3_0"), nullptr);
+  l.from_server(be::parse_complete() + be::bind_complete() + be::command_complete("DEALLOCATE") +
+                be::ready_for_query('I'));
+  EXPECT_EQ(tags_of(l.take_client()), "12CZ");
+}
+
+// SQL the recogniser cannot see through (a function running DEALLOCATE ALL) drops our statements:
+// the server's 26000 is shown once, and the next use prepares again.
+TEST(StatementRewriter, StatementDroppedBehindOurBackIsPreparedAgain) {
+  client_statements c;
+  server_statements s;
+  lease l{c, s};
+  l.from_client(fe::parse("a", "SELECT 1") + fe::sync());
+  l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  l.take_client();
+  l.take_server();
+  const auto n = name_of("SELECT 1");
+  l.from_client(fe::bind("", "a") + fe::execute("") + fe::sync());
+  EXPECT_EQ(l.take_server(), fe::bind("", n) + fe::execute("") + fe::sync());
+  l.from_server(pg_error("26000", "prepared statement \"" + n + "\" does not exist") + be::ready_for_query('I'));
+  EXPECT_EQ(tags_of(l.take_client()), "EZ");
+  l.from_client(fe::bind("", "a") + fe::execute("") + fe::sync());
+  EXPECT_EQ(l.take_server(),
+            fe::close('S', n) + fe::parse(n, "SELECT 1") + fe::bind("", n) + fe::execute("") + fe::sync());
+}
+
+// "cached plan must not change result type": once, then the statement is prepared afresh.
+TEST(StatementRewriter, StalePlanIsPreparedAgain) {
+  client_statements c;
+  server_statements s;
+  lease l{c, s};
+  l.from_client(fe::parse("a", "SELECT * FROM t") + fe::sync());
+  l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  l.take_client();
+  l.take_server();
+  const auto n = name_of("SELECT * FROM t");
+  l.from_client(fe::bind("", "a") + fe::execute("") + fe::sync());
+  l.take_server();
+  l.from_server(pg_error("0A000", "cached plan must not change result type") + be::ready_for_query('I'));
+  EXPECT_EQ(tags_of(l.take_client()), "EZ");
+  EXPECT_TRUE(s.maybe(n));
+  l.from_client(fe::bind("", "a") + fe::execute("") + fe::sync());
+  EXPECT_EQ(l.take_server(),
+            fe::close('S', n) + fe::parse(n, "SELECT * FROM t") + fe::bind("", n) + fe::execute("") + fe::sync());
+}
+
 TEST(StatementRewriter, NoticesAndUnplannedRepliesNeverUnderflow) {
   client_statements c;
   server_statements s;
