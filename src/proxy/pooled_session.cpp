@@ -135,6 +135,7 @@ asio::awaitable<bool> pooled_session::login() {
   // max_client_conn counts clients past their startup packet, so the refusal reaches them.
   counted_ = true;
   if (++context_.pooled_clients > context_.settings->max_client_conn) {
+    ++context_.errors.max_client_conn;
     log::warn(id_, "no more connections allowed (max_client_conn {}) from {}", context_.settings->max_client_conn,
               client_.remote_endpoint().address().to_string());
     co_await send_error(client_, {"FATAL", "53300", "no more connections allowed (max_client_conn)"});
@@ -158,6 +159,7 @@ asio::awaitable<bool> pooled_session::login() {
   }
 
   if (!co_await authenticate_client(client_, context_, user_, loopback_listener_, id_)) {
+    ++context_.errors.login_failed;
     end(close_reason::login_failed);
     co_return false;
   }
@@ -166,6 +168,7 @@ asio::awaitable<bool> pooled_session::login() {
                              context_.pool_settings());
   pool::server_error error;
   if (!co_await pool_->wait_for_defaults(error)) {
+    ++(error.sqlstate == "53300" ? context_.errors.upstream_refused : context_.errors.upstream_error);
     log::warn(id_, "login to pool {} failed upstream: {} ({})", pool_->name(), error.message, error.sqlstate);
     co_await send_error(client_, {"FATAL", error.sqlstate, error.message, error.detail});
     end(close_reason::upstream_error);
@@ -207,9 +210,16 @@ std::string pooled_session::welcome_messages() const {
 }
 
 asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::size_t first_bytes) {
+  const auto wait_start = net::clock::now();
   auto lease = co_await pool_->acquire(id_);
+  const auto leased_at = net::clock::now();
+  auto& stats = pool_->stats();
+  const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(leased_at - wait_start);
+  stats.wait_time_us += static_cast<std::uint64_t>(waited.count());
+  stats.wait_time.observe(waited);
   if (lease.server == nullptr) {
     if (lease.failure == pool::acquire_failure::wait_timeout) co_return outcome::rejected;
+    ++(lease.error.sqlstate == "53300" ? context_.errors.upstream_refused : context_.errors.upstream_error);
     log::warn(id_, "no server for pool {}: {} ({})", pool_->name(), lease.error.message, lease.error.sqlstate);
     // Named locals, not temporaries in the co_await expression (g++ 12 destroys a conditional's
     // temporary twice there).
@@ -229,6 +239,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   out_have_ = 0;
   releasing_ = server_broken_ = server_dirty_ = client_gone_ = false;
   pending_setting_.reset();
+  busy_since_.reset();
   rewriter_.emplace(statements_, server_->statements);
   log::trace(log::conn_ids{id_, server_->id}, "server leased");
 
@@ -258,6 +269,12 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   const bool lost = server_broken_ && !client_gone_;
   end_lease_statements();
   release_server();
+  const auto held = std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - leased_at);
+  ++stats.xact_count;
+  ++stats.server_assignments;
+  stats.xact_time_us += static_cast<std::uint64_t>(held.count());
+  stats.xact_time.observe(held);
+  if (lost) ++context_.errors.server_lost;
   if (lost) {
     const std::string detail = fmt::format(
         "the server pgfunnel relayed this transaction to closed or failed; client {}", log::to_string(id_));
@@ -273,6 +290,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
 }
 
 asio::awaitable<std::size_t> pooled_session::reject_request(std::size_t have) {
+  ++context_.errors.pool_timeout;
   const auto c = pool_->counts();
   const auto& s = pool_->settings();
   log::warn(id_, "query_wait_timeout: no server for pool {} within {} ms (pool_size {}, {} active, {} waiting)",

@@ -24,72 +24,62 @@ bool held_from_client(std::uint8_t tag) noexcept {
 // Server messages streamed as they come (rows and copy data can be huge and are
 // never rewritten); every other one is held until whole, so the rewriter can
 // swallow it or add replies after it.
-bool streamed_from_server(std::uint8_t tag) noexcept {
-  return tag == 'D' || tag == 'd';
-}
+bool streamed_from_server(std::uint8_t tag) noexcept { return tag == 'D' || tag == 'd'; }
 
 // The tracker counts what the server is really sent: the tags of the rewriter's
 // messages.
 void track_sent(session::transaction_tracker &tracker, std::string_view bytes) {
-  for (std::size_t pos = 0;
-       pos + protocol::tagged_header_size <= bytes.size();) {
+  for (std::size_t pos = 0; pos + protocol::tagged_header_size <= bytes.size();) {
     tracker.on_client_message(static_cast<std::uint8_t>(bytes[pos]));
     std::uint32_t length = 0;
-    for (int i = 1; i <= 4; ++i)
-      length = (length << 8) | static_cast<std::uint8_t>(bytes[pos + i]);
+    for (int i = 1; i <= 4; ++i) length = (length << 8) | static_cast<std::uint8_t>(bytes[pos + i]);
     pos += 1 + length;
   }
 }
 
 void keep_tail(std::uint8_t *data, std::size_t forward, std::size_t keep) {
-  if (keep > 0 && forward > 0)
-    std::memmove(data, data + forward, keep);
+  if (keep > 0 && forward > 0) std::memmove(data, data + forward, keep);
 }
 
 std::uint32_t message_size(const std::uint8_t *header) {
   std::uint32_t length = 0;
-  for (int i = 1; i <= 4; ++i)
-    length = (length << 8) | header[i];
+  for (int i = 1; i <= 4; ++i) length = (length << 8) | header[i];
   return 1 + length;
 }
-} // namespace
+}  // namespace
 
-void pooled_session::relay_client_message(std::uint8_t tag,
-                                          protocol::byte_span body,
-                                          std::size_t begin, std::size_t end,
-                                          session::spliced_output &out) {
-  if (tag == 'Q' || tag == 'P')
-    note_client_sql(tag, body);
+void pooled_session::relay_client_message(std::uint8_t tag, protocol::byte_span body, std::size_t begin,
+                                          std::size_t end, session::spliced_output &out) {
+  if (tag == 'Q' || tag == 'P') note_client_sql(tag, body);
   to_server_.clear();
-  const auto verdict =
-      rewriter_->on_client_message(tag, body, to_server_, synthetic_);
+  const auto verdict = rewriter_->on_client_message(tag, body, to_server_, synthetic_);
   if (verdict == session::client_verdict::forward && to_server_.empty()) {
     tracker_.on_client_message(tag);
     return;
   }
   track_sent(tracker_, to_server_);
-  if (verdict == session::client_verdict::forward)
-    tracker_.on_client_message(tag);
-  out.edit(begin, end, to_server_, verdict == session::client_verdict::forward,
-           {});
+  if (verdict == session::client_verdict::forward) tracker_.on_client_message(tag);
+  out.edit(begin, end, to_server_, verdict == session::client_verdict::forward, {});
 }
 
-bool pooled_session::relay_server_message(std::uint8_t tag,
-                                          protocol::byte_span body,
-                                          bool complete, std::size_t begin,
-                                          std::size_t end,
-                                          session::spliced_output &out) {
+bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span body, bool complete, std::size_t begin,
+                                          std::size_t end, session::spliced_output &out) {
   tracker_.on_server_message(tag);
   if (tag == 'Z') {
     protocol::transaction_status status;
-    if (!complete || protocol::decode_ready_for_query(body, status))
-      return false;
+    if (!complete || protocol::decode_ready_for_query(body, status)) return false;
     tracker_.on_ready_for_query(status);
+    auto& stats = pool_->stats();
+    ++stats.query_count;
+    if (tracker_.owed_ready_for_query() == 0 && busy_since_) {
+      stats.query_time_us += static_cast<std::uint64_t>(
+          std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - *busy_since_).count());
+      busy_since_.reset();
+    }
     if (pending_setting_) {
       // The SET ran outside a transaction and succeeded: it now follows the
       // client, and this server has it.
-      if (!pending_setting_failed_ &&
-          status == protocol::transaction_status::idle) {
+      if (!pending_setting_failed_ && status == protocol::transaction_status::idle) {
         settings_.apply(*pending_setting_);
         server_->settings.apply(*pending_setting_);
       }
@@ -103,48 +93,40 @@ bool pooled_session::relay_server_message(std::uint8_t tag,
       server_->params.set(ps.name, ps.value);
       // The client now believes this value; it follows the client to its next
       // server.
-      if (session::is_tracked_parameter(ps.name))
-        params_.set(ps.name, ps.value);
+      if (session::is_tracked_parameter(ps.name)) params_.set(ps.name, ps.value);
     }
   }
   after_.clear();
-  const bool forward = rewriter_->on_server_message(
-      tag, complete ? body : protocol::byte_span{}, after_);
-  if (forward && after_.empty())
-    return true;
+  const bool forward = rewriter_->on_server_message(tag, complete ? body : protocol::byte_span{}, after_);
+  if (forward && after_.empty()) return true;
   // Only whole messages are ever swallowed or followed by replies (rows and
   // copy data never are).
-  if (!complete)
-    return false;
+  if (!complete) return false;
   out.edit(begin, end, {}, forward, after_);
   return true;
 }
 
-asio::awaitable<error_code> pooled_session::read_whole_message(
-    net::tcp::socket &socket, const std::uint8_t *have, std::size_t have_size) {
+asio::awaitable<error_code> pooled_session::read_whole_message(net::tcp::socket &socket, const std::uint8_t *have,
+                                                               std::size_t have_size) {
   const std::uint32_t size = message_size(have);
   big_.assign(reinterpret_cast<const char *>(have), have_size);
   big_.resize(size);
-  auto [ec, n] = co_await asio::async_read(
-      socket, asio::buffer(big_.data() + have_size, size - have_size),
-      net::use_nothrow);
+  auto [ec, n] =
+      co_await asio::async_read(socket, asio::buffer(big_.data() + have_size, size - have_size), net::use_nothrow);
   co_return ec;
 }
 
-asio::awaitable<error_code>
-pooled_session::write_client(std::string_view bytes) {
+asio::awaitable<error_code> pooled_session::write_client(std::string_view bytes) {
   if (client_writing_) {
     client_backlog_.append(bytes);
     co_return error_code{};
   }
   client_writing_ = true;
-  auto [ec, n] = co_await asio::async_write(
-      client_, asio::buffer(bytes.data(), bytes.size()), net::use_nothrow);
+  auto [ec, n] = co_await asio::async_write(client_, asio::buffer(bytes.data(), bytes.size()), net::use_nothrow);
   while (!ec && !client_backlog_.empty()) {
     std::string queued;
     queued.swap(client_backlog_);
-    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(queued),
-                                                 net::use_nothrow);
+    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(queued), net::use_nothrow);
   }
   client_backlog_.clear();
   client_writing_ = false;
@@ -164,9 +146,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
         session::spliced_output &out;
         bool &terminated;
         bool &oversized;
-        bool wants_whole(std::uint8_t tag) const noexcept {
-          return held_from_client(tag);
-        }
+        bool wants_whole(std::uint8_t tag) const noexcept { return held_from_client(tag); }
         bool on_message(const session::scanned_message &m) {
           if (m.tag == 'X') {
             terminated = true;
@@ -174,8 +154,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
           }
           if (!m.complete) {
             if (held_from_client(m.tag)) {
-              oversized =
-                  true; // larger than the relay buffer: read whole below
+              oversized = true;  // larger than the relay buffer: read whole below
               return false;
             }
             // Streamed (CopyData, a large Execute...): the rewriter needs only
@@ -185,23 +164,18 @@ asio::awaitable<void> pooled_session::client_to_server() {
             s.tracker_.on_client_message(m.tag);
             return true;
           }
-          const std::size_t begin =
-              static_cast<std::size_t>(m.body.data() - base) -
-              protocol::tagged_header_size;
-          s.relay_client_message(m.tag, m.body, begin, begin + 1 + m.length,
-                                 out);
+          const std::size_t begin = static_cast<std::size_t>(m.body.data() - base) - protocol::tagged_header_size;
+          s.relay_client_message(m.tag, m.body, begin, begin + 1 + m.length, out);
           return true;
         }
       } visitor{*this, base, out, terminated, oversized};
       out.start(protocol::byte_span(base, in_have_));
       auto r = client_scan_.scan(protocol::byte_span(base, in_have_), visitor);
       if (r.ec) {
-        log::warn(log::conn_ids{id_, server_->id},
-                  "invalid message from client: {}", r.ec.message());
+        log::warn(log::conn_ids{id_, server_->id}, "invalid message from client: {}", r.ec.message());
         std::string err;
         protocol::encode_error_response(
-            err, {"FATAL", "08P01",
-                  fmt::format("invalid frontend message: {}", r.ec.message())});
+            err, {"FATAL", "08P01", fmt::format("invalid frontend message: {}", r.ec.message())});
         co_await write_client(err);
         in_have_ = 0;
         end(close_reason::protocol_error);
@@ -222,6 +196,8 @@ asio::awaitable<void> pooled_session::client_to_server() {
         }
       }
       if (!to_server.empty()) {
+        // The server is busy from the first request that wants an answer until the last answer.
+        if (!busy_since_ && tracker_.owed_ready_for_query() > 0) busy_since_ = net::clock::now();
         if (co_await net::write_all(server_->socket, to_server)) {
           server_broken_ = true;
           break;
@@ -236,8 +212,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
       if (oversized) {
         // A Parse/Bind/... larger than the relay buffer: read it whole, then
         // relay it like any other.
-        if (co_await read_whole_message(client_, base + r.forward,
-                                        in_have_ - r.forward)) {
+        if (co_await read_whole_message(client_, base + r.forward, in_have_ - r.forward)) {
           in_have_ = 0;
           client_gone_ = true;
           break;
@@ -246,9 +221,8 @@ asio::awaitable<void> pooled_session::client_to_server() {
         out.start(protocol::byte_span(whole, big_.size()));
         relay_client_message(
             whole[0],
-            protocol::byte_span(whole + protocol::tagged_header_size,
-                                big_.size() - protocol::tagged_header_size),
-            0, big_.size(), out);
+            protocol::byte_span(whole + protocol::tagged_header_size, big_.size() - protocol::tagged_header_size), 0,
+            big_.size(), out);
         const std::string_view big_out = out.finish(big_.size());
         if (!synthetic_.empty()) {
           std::string due;
@@ -259,8 +233,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
             break;
           }
         }
-        if (!big_out.empty() &&
-            co_await net::write_all(server_->socket, big_out)) {
+        if (!big_out.empty() && co_await net::write_all(server_->socket, big_out)) {
           server_broken_ = true;
           break;
         }
@@ -271,44 +244,35 @@ asio::awaitable<void> pooled_session::client_to_server() {
         keep_tail(in_.data(), r.forward, r.keep);
         in_have_ = r.keep;
       }
-      if (in_scratch_.capacity() > net::relay_buffer::capacity * 2)
-        std::string().swap(in_scratch_);
+      if (in_scratch_.capacity() > net::relay_buffer::capacity * 2) std::string().swap(in_scratch_);
       // The server may have answered while this half was writing: release from
       // here then.
-      if (!releasing_ && !server_broken_ && in_have_ == 0 && out_have_ == 0 &&
-          !client_writing_ && tracker_.releasable() &&
-          client_scan_.at_boundary() && server_scan_.at_boundary()) {
+      if (!releasing_ && !server_broken_ && in_have_ == 0 && out_have_ == 0 && !client_writing_ &&
+          tracker_.releasable() && client_scan_.at_boundary() && server_scan_.at_boundary()) {
         releasing_ = true;
-        server_->socket
-            .cancel(); // the other half waits for server input: stop it
+        server_->socket.cancel();  // the other half waits for server input: stop it
         co_return;
       }
     }
-    if (releasing_ || server_broken_)
-      co_return;
-    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read,
-                                             net::use_nothrow);
-    if (releasing_ || server_broken_)
-      co_return;
+    if (releasing_ || server_broken_) co_return;
+    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+    if (releasing_ || server_broken_) co_return;
     if (wec) {
       client_gone_ = true;
       break;
     }
     error_code ec;
     const std::size_t n =
-        client_.read_some(asio::buffer(in_.data() + in_have_,
-                                       net::relay_buffer::capacity - in_have_),
-                          ec);
-    if (ec == asio::error::would_block)
-      continue;
+        client_.read_some(asio::buffer(in_.data() + in_have_, net::relay_buffer::capacity - in_have_), ec);
+    if (ec == asio::error::would_block) continue;
     if (ec || n == 0) {
       client_gone_ = true;
       break;
     }
     in_have_ += n;
+    pool_->stats().bytes_received += n;
   }
-  if (client_gone_ && !server_broken_)
-    co_await clean_up_after_client();
+  if (client_gone_ && !server_broken_) co_await clean_up_after_client();
 }
 
 // The client left while it held the server. Finish what it started so the
@@ -333,8 +297,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     std::string ignored;
     rewriter_->on_client_message(
         static_cast<std::uint8_t>(msg[0]),
-        protocol::byte_span(reinterpret_cast<const std::uint8_t *>(msg.data()) +
-                                protocol::tagged_header_size,
+        protocol::byte_span(reinterpret_cast<const std::uint8_t *>(msg.data()) + protocol::tagged_header_size,
                             msg.size() - protocol::tagged_header_size),
         ignored, synthetic_);
     tracker_.on_client_message(static_cast<std::uint8_t>(msg[0]));
@@ -366,8 +329,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     ++cancel_->in_flight;
     asio::co_spawn(
         client_.get_executor(),
-        [target = cancel_, endpoint = server_->peer,
-         key = server_->key]() -> asio::awaitable<void> {
+        [target = cancel_, endpoint = server_->peer, key = server_->key]() -> asio::awaitable<void> {
           co_await send_cancel(endpoint, key, std::chrono::seconds(5));
           --target->in_flight;
         },
@@ -377,20 +339,15 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
   bool rollback_sent = false;
   while (!server_broken_) {
     if (tracker_.releasable() && !tracker_.uncertain()) {
-      server_->socket
-          .cancel(); // stop the other half's read: nothing more will come
+      server_->socket.cancel();  // stop the other half's read: nothing more will come
       co_return;
     }
-    if (tracker_.drained() && !rollback_sent &&
-        tracker_.status() != protocol::transaction_status::idle) {
+    if (tracker_.drained() && !rollback_sent && tracker_.status() != protocol::transaction_status::idle) {
       std::string rollback;
       protocol::encode_query(rollback, "ROLLBACK");
       std::string ignored;
       rewriter_->on_client_message(
-          'Q',
-          protocol::byte_span(
-              reinterpret_cast<const std::uint8_t *>(rollback.data()) + 5,
-              rollback.size() - 5),
+          'Q', protocol::byte_span(reinterpret_cast<const std::uint8_t *>(rollback.data()) + 5, rollback.size() - 5),
           ignored, synthetic_);
       synthetic_.clear();
       tracker_.on_client_message('Q');
@@ -402,8 +359,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
       continue;
     }
     if (net::clock::now() >= deadline || tracker_.uncertain()) {
-      log::info(log::conn_ids{id_, server_->id},
-                "server did not settle after its client left: closing it");
+      log::info(log::conn_ids{id_, server_->id}, "server did not settle after its client left: closing it");
       server_broken_ = true;
       server_->socket.cancel();
       break;
@@ -418,17 +374,12 @@ asio::awaitable<void> pooled_session::server_to_client() {
   session::spliced_output out(out_scratch_);
   for (;;) {
     auto [ec, n] = co_await server_->socket.async_read_some(
-        asio::buffer(out_.data() + out_have_,
-                     net::relay_buffer::capacity - out_have_),
-        net::use_nothrow);
+        asio::buffer(out_.data() + out_have_, net::relay_buffer::capacity - out_have_), net::use_nothrow);
     if (ec) {
       // A cancelled read is the other half saying "done" (cleanup finished, or
       // it released the server); anything else is a loss.
-      if (!(ec == asio::error::operation_aborted &&
-            (client_gone_ || releasing_))) {
-        if (!client_gone_)
-          log::warn(log::conn_ids{id_, server_->id},
-                    "server connection failed: {}", ec.message());
+      if (!(ec == asio::error::operation_aborted && (client_gone_ || releasing_))) {
+        if (!client_gone_) log::warn(log::conn_ids{id_, server_->id}, "server connection failed: {}", ec.message());
         server_broken_ = true;
       }
       break;
@@ -443,20 +394,15 @@ asio::awaitable<void> pooled_session::server_to_client() {
       session::spliced_output &out;
       bool &malformed;
       bool &oversized;
-      bool wants_whole(std::uint8_t tag) const noexcept {
-        return !streamed_from_server(tag);
-      }
+      bool wants_whole(std::uint8_t tag) const noexcept { return !streamed_from_server(tag); }
       bool on_message(const session::scanned_message &m) {
         if (!m.complete && !streamed_from_server(m.tag)) {
-          oversized = true; // larger than the relay buffer: read whole below
+          oversized = true;  // larger than the relay buffer: read whole below
           return false;
         }
         const std::size_t begin =
-            m.complete ? static_cast<std::size_t>(m.body.data() - base) -
-                             protocol::tagged_header_size
-                       : 0;
-        if (!s.relay_server_message(m.tag, m.body, m.complete, begin,
-                                    begin + 1 + m.length, out)) {
+            m.complete ? static_cast<std::size_t>(m.body.data() - base) - protocol::tagged_header_size : 0;
+        if (!s.relay_server_message(m.tag, m.body, m.complete, begin, begin + 1 + m.length, out)) {
           malformed = true;
           return false;
         }
@@ -466,23 +412,20 @@ asio::awaitable<void> pooled_session::server_to_client() {
     out.start(protocol::byte_span(base, out_have_));
     auto r = server_scan_.scan(protocol::byte_span(base, out_have_), visitor);
     if (r.ec || malformed) {
-      log::error(log::conn_ids{id_, server_->id},
-                 "invalid message from server: {}",
-                 r.ec ? r.ec.message()
-                      : std::string("malformed or unexpected message"));
+      log::error(log::conn_ids{id_, server_->id}, "invalid message from server: {}",
+                 r.ec ? r.ec.message() : std::string("malformed or unexpected message"));
       server_broken_ = true;
       break;
     }
     const std::string_view to_client = out.finish(r.forward);
-    if (!to_client.empty() && !client_gone_ &&
-        co_await write_client(to_client)) {
+    pool_->stats().bytes_sent += to_client.size();
+    if (!to_client.empty() && !client_gone_ && co_await write_client(to_client)) {
       client_gone_ = true;
       client_write_failed_ = true;
-      client_.cancel(); // wake the other half to clean up
+      client_.cancel();  // wake the other half to clean up
     }
     if (oversized) {
-      if (co_await read_whole_message(server_->socket, base + r.forward,
-                                      out_have_ - r.forward)) {
+      if (co_await read_whole_message(server_->socket, base + r.forward, out_have_ - r.forward)) {
         server_broken_ = true;
         break;
       }
@@ -490,12 +433,9 @@ asio::awaitable<void> pooled_session::server_to_client() {
       out.start(protocol::byte_span(whole, big_.size()));
       if (!relay_server_message(
               whole[0],
-              protocol::byte_span(whole + protocol::tagged_header_size,
-                                  big_.size() - protocol::tagged_header_size),
+              protocol::byte_span(whole + protocol::tagged_header_size, big_.size() - protocol::tagged_header_size),
               true, 0, big_.size(), out)) {
-        log::error(
-            log::conn_ids{id_, server_->id},
-            "invalid message from server: malformed or unexpected message");
+        log::error(log::conn_ids{id_, server_->id}, "invalid message from server: malformed or unexpected message");
         server_broken_ = true;
         break;
       }
@@ -512,20 +452,16 @@ asio::awaitable<void> pooled_session::server_to_client() {
       keep_tail(out_.data(), r.forward, r.keep);
       out_have_ = r.keep;
     }
-    if (out_scratch_.capacity() > net::relay_buffer::capacity * 2)
-      std::string().swap(out_scratch_);
+    if (out_scratch_.capacity() > net::relay_buffer::capacity * 2) std::string().swap(out_scratch_);
     if (client_gone_) {
       cleanup_timer_->cancel();
-      if (tracker_.releasable() && out_have_ == 0)
-        break;
+      if (tracker_.releasable() && out_have_ == 0) break;
       continue;
     }
-    if (releasing_)
-      break; // the other half released while this one wrote
-    if (out_have_ == 0 && tracker_.releasable() && in_have_ == 0 &&
-        client_scan_.at_boundary() && !client_writing_) {
+    if (releasing_) break;  // the other half released while this one wrote
+    if (out_have_ == 0 && tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary() && !client_writing_) {
       releasing_ = true;
-      client_.cancel(); // the other half waits for client input: stop it
+      client_.cancel();  // the other half waits for client input: stop it
       break;
     }
   }
@@ -536,4 +472,4 @@ asio::awaitable<void> pooled_session::server_to_client() {
   }
 }
 
-} // namespace pgfunnel::proxy
+}  // namespace pgfunnel::proxy

@@ -19,8 +19,7 @@ using detail::sql_cursor;
 bool setting_name(sql_cursor &c, std::string &name, std::string &quoted) {
   for (;;) {
     auto part = c.identifier();
-    if (!part)
-      return false;
+    if (!part) return false;
     if (!name.empty()) {
       name += '.';
       quoted += '.';
@@ -28,8 +27,7 @@ bool setting_name(sql_cursor &c, std::string &name, std::string &quoted) {
     name += *part;
     quoted += '"';
     for (char ch : *part) {
-      if (ch == '"')
-        quoted += '"';
+      if (ch == '"') quoted += '"';
       quoted += ch;
     }
     quoted += '"';
@@ -46,25 +44,19 @@ bool setting_name(sql_cursor &c, std::string &name, std::string &quoted) {
 // comment, a dollar quote, an open quote.
 std::optional<std::string_view> set_value(std::string_view rest) {
   std::size_t end = rest.size();
-  while (end > 0 && std::isspace(static_cast<unsigned char>(rest[end - 1])))
-    --end;
-  if (end > 0 && rest[end - 1] == ';')
-    --end;
-  while (end > 0 && std::isspace(static_cast<unsigned char>(rest[end - 1])))
-    --end;
+  while (end > 0 && std::isspace(static_cast<unsigned char>(rest[end - 1]))) --end;
+  if (end > 0 && rest[end - 1] == ';') --end;
+  while (end > 0 && std::isspace(static_cast<unsigned char>(rest[end - 1]))) --end;
   const std::string_view v = rest.substr(0, end);
-  if (v.empty())
-    return std::nullopt;
+  if (v.empty()) return std::nullopt;
   for (std::size_t i = 0; i < v.size(); ++i) {
     const char c = v[i];
     if (c == '\'' || c == '"') {
       // E'...' strings take backslash escapes; the others only doubled quotes.
-      const bool escapes =
-          c == '\'' && i > 0 && (v[i - 1] == 'e' || v[i - 1] == 'E');
+      const bool escapes = c == '\'' && i > 0 && (v[i - 1] == 'e' || v[i - 1] == 'E');
       std::size_t j = i + 1;
       for (;; ++j) {
-        if (j >= v.size())
-          return std::nullopt;
+        if (j >= v.size()) return std::nullopt;
         if (escapes && v[j] == '\\') {
           ++j;
           continue;
@@ -80,11 +72,8 @@ std::optional<std::string_view> set_value(std::string_view rest) {
       i = j;
       continue;
     }
-    if (c == ';' || c == '$' || c == '\\')
-      return std::nullopt;
-    if ((c == '-' || c == '/') && i + 1 < v.size() &&
-        (v[i + 1] == '-' || v[i + 1] == '*'))
-      return std::nullopt;
+    if (c == ';' || c == '$' || c == '\\') return std::nullopt;
+    if ((c == '-' || c == '/') && i + 1 < v.size() && (v[i + 1] == '-' || v[i + 1] == '*')) return std::nullopt;
   }
   return v;
 }
@@ -97,8 +86,7 @@ bool is_default(std::string_view v) {
 void scan_features(std::string_view sql, session_sql &out) {
   // "pg_advisory_lock" also matches its _shared form; the _xact_ forms do not
   // match.
-  out.advisory_lock = mentions_word(sql, "pg_advisory_lock") ||
-                      mentions_word(sql, "pg_try_advisory_lock");
+  out.advisory_lock = mentions_word(sql, "pg_advisory_lock") || mentions_word(sql, "pg_try_advisory_lock");
   out.advisory_unlock = mentions_word(sql, "pg_advisory_unlock");
   sql_cursor c{sql};
   c.skip_space();
@@ -110,7 +98,7 @@ void scan_features(std::string_view sql, session_sql &out) {
     out.unsupported = "a WITH HOLD cursor";
 }
 
-} // namespace
+}  // namespace
 
 session_sql scan_session_features(std::string_view sql) {
   session_sql out;
@@ -118,8 +106,7 @@ session_sql scan_session_features(std::string_view sql) {
   return out;
 }
 
-session_sql classify_session_sql(std::string_view sql,
-                                 bool (*tracked)(std::string_view) noexcept) {
+session_sql classify_session_sql(std::string_view sql, bool (*tracked)(std::string_view) noexcept) {
   session_sql out;
   scan_features(sql, out);
   sql_cursor c{sql};
@@ -133,16 +120,13 @@ session_sql classify_session_sql(std::string_view sql,
       // `SET SESSION AUTHORIZATION` / `SET SESSION CHARACTERISTICS` are not
       // settings we follow; "session" itself may also be a setting's name (`SET
       // session = ...` is not valid anyway).
-      if (c.keyword("authorization") || c.keyword("characteristics"))
-        return out;
+      if (c.keyword("authorization") || c.keyword("characteristics")) return out;
     } else {
       c.pos = after_set;
-      if (c.keyword("local"))
-        return out; // ends with the transaction: nothing to follow
+      if (c.keyword("local")) return out;  // ends with the transaction: nothing to follow
     }
     std::string name, quoted;
-    if (!setting_name(c, name, quoted))
-      return out;
+    if (!setting_name(c, name, quoted)) return out;
     c.skip_space();
     if (c.pos < c.s.size() && c.s[c.pos] == '=') {
       ++c.pos;
@@ -151,8 +135,7 @@ session_sql classify_session_sql(std::string_view sql,
     }
     c.skip_space();
     const auto value = set_value(sql.substr(c.pos));
-    if (!value || tracked(name))
-      return out;
+    if (!value || tracked(name)) return out;
     if (is_default(*value)) {
       out.kind = session_sql::reset;
       out.name = std::move(name);
@@ -175,9 +158,7 @@ session_sql classify_session_sql(std::string_view sql,
     }
     c.pos = before;
     std::string name, quoted;
-    if (!setting_name(c, name, quoted) || !c.at_statement_end() ||
-        tracked(name))
-      return out;
+    if (!setting_name(c, name, quoted) || !c.at_statement_end() || tracked(name)) return out;
     out.kind = session_sql::reset;
     out.name = std::move(name);
     out.statement = "RESET " + quoted;
@@ -186,70 +167,61 @@ session_sql classify_session_sql(std::string_view sql,
   c.pos = start;
   if (c.keyword("discard")) {
     c.skip_space();
-    if (c.keyword("all") && c.at_statement_end())
-      out.kind = session_sql::reset_all;
+    if (c.keyword("all") && c.at_statement_end()) out.kind = session_sql::reset_all;
   }
   return out;
 }
 
 void session_settings::apply(const session_sql &s) {
   switch (s.kind) {
-  case session_sql::set:
-    for (auto &[name, statement] : items_)
-      if (name == s.name) {
-        statement = s.statement;
-        return;
-      }
-    items_.emplace_back(s.name, s.statement);
-    return;
-  case session_sql::reset:
-    std::erase_if(items_,
-                  [&](const auto &item) { return item.first == s.name; });
-    return;
-  case session_sql::reset_all:
-    items_.clear();
-    return;
-  case session_sql::other:
-    return;
+    case session_sql::set:
+      for (auto &[name, statement] : items_)
+        if (name == s.name) {
+          statement = s.statement;
+          return;
+        }
+      items_.emplace_back(s.name, s.statement);
+      return;
+    case session_sql::reset:
+      std::erase_if(items_, [&](const auto &item) { return item.first == s.name; });
+      return;
+    case session_sql::reset_all:
+      items_.clear();
+      return;
+    case session_sql::other:
+      return;
   }
 }
 
-const std::string *
-session_settings::find(std::string_view name) const noexcept {
+const std::string *session_settings::find(std::string_view name) const noexcept {
   for (const auto &[n, statement] : items_)
-    if (n == name)
-      return &statement;
+    if (n == name) return &statement;
   return nullptr;
 }
 
-std::string
-session_settings::replay_from(const session_settings &server) const {
+std::string session_settings::replay_from(const session_settings &server) const {
   std::string out;
   auto add = [&out](std::string_view statement) {
-    if (!out.empty())
-      out += "; ";
+    if (!out.empty()) out += "; ";
     out += statement;
   };
   for (const auto &[name, statement] : server.items_) {
-    if (find(name) != nullptr)
-      continue;
+    if (find(name) != nullptr) continue;
     // The RESET for a name: rebuilt from the stored SET's quoting would need
     // the parser again; quoting each folded part is always right.
     std::string reset = "RESET ";
     std::size_t from = 0;
     for (;;) {
       const std::size_t dot = name.find('.', from);
-      const std::string_view part = std::string_view(name).substr(
-          from, dot == std::string::npos ? std::string::npos : dot - from);
+      const std::string_view part =
+          std::string_view(name).substr(from, dot == std::string::npos ? std::string::npos : dot - from);
       reset += '"';
       for (char ch : part) {
-        if (ch == '"')
-          reset += '"';
+        if (ch == '"') reset += '"';
         reset += ch;
       }
       reset += '"';
-      if (dot == std::string::npos)
-        break;
+      if (dot == std::string::npos) break;
       reset += '.';
       from = dot + 1;
     }
@@ -257,10 +229,9 @@ session_settings::replay_from(const session_settings &server) const {
   }
   for (const auto &[name, statement] : items_) {
     const std::string *theirs = server.find(name);
-    if (theirs == nullptr || *theirs != statement)
-      add(statement);
+    if (theirs == nullptr || *theirs != statement) add(statement);
   }
   return out;
 }
 
-} // namespace pgfunnel::session
+}  // namespace pgfunnel::session

@@ -15,19 +15,15 @@ struct sql_cursor {
   std::size_t pos = 0;
 
   void skip_space() {
-    while (pos < s.size() && std::isspace(static_cast<unsigned char>(s[pos])))
-      ++pos;
+    while (pos < s.size() && std::isspace(static_cast<unsigned char>(s[pos]))) ++pos;
   }
   // A keyword followed by a non-identifier character (or the end).
   bool keyword(std::string_view kw) {
-    if (s.size() - pos < kw.size())
-      return false;
+    if (s.size() - pos < kw.size()) return false;
     for (std::size_t i = 0; i < kw.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(s[pos + i])) != kw[i])
-        return false;
+      if (std::tolower(static_cast<unsigned char>(s[pos + i])) != kw[i]) return false;
     const std::size_t end = pos + kw.size();
-    if (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) ||
-                           s[end] == '_' || s[end] == '$'))
+    if (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) || s[end] == '_' || s[end] == '$'))
       return false;
     pos = end;
     return true;
@@ -35,14 +31,12 @@ struct sql_cursor {
   // An identifier as PostgreSQL reads it: unquoted folds to lower case,
   // "quoted" keeps case and turns "" into ". Empty optional on anything else.
   std::optional<std::string> identifier() {
-    if (pos >= s.size())
-      return std::nullopt;
+    if (pos >= s.size()) return std::nullopt;
     std::string out;
     if (s[pos] == '"') {
       ++pos;
       for (;;) {
-        if (pos >= s.size())
-          return std::nullopt;
+        if (pos >= s.size()) return std::nullopt;
         if (s[pos] == '"') {
           if (pos + 1 < s.size() && s[pos + 1] == '"') {
             out.push_back('"');
@@ -54,17 +48,14 @@ struct sql_cursor {
         }
         out.push_back(s[pos++]);
       }
-      if (out.empty())
-        return std::nullopt; // "" is not a valid identifier
+      if (out.empty()) return std::nullopt;  // "" is not a valid identifier
       return out;
     }
     const auto c0 = static_cast<unsigned char>(s[pos]);
-    if (!(std::isalpha(c0) || c0 == '_' || c0 >= 0x80))
-      return std::nullopt;
+    if (!(std::isalpha(c0) || c0 == '_' || c0 >= 0x80)) return std::nullopt;
     while (pos < s.size()) {
       const auto c = static_cast<unsigned char>(s[pos]);
-      if (!(std::isalnum(c) || c == '_' || c == '$' || c >= 0x80))
-        break;
+      if (!(std::isalnum(c) || c == '_' || c == '$' || c >= 0x80)) break;
       out.push_back(static_cast<char>(c < 0x80 ? std::tolower(c) : c));
       ++pos;
     }
@@ -74,25 +65,20 @@ struct sql_cursor {
   // end.
   bool at_statement_end() {
     skip_space();
-    if (pos < s.size() && s[pos] == ';')
-      ++pos;
+    if (pos < s.size() && s[pos] == ';') ++pos;
     skip_space();
     return pos == s.size();
   }
 };
 
 inline bool mentions_word(std::string_view sql, std::string_view word) {
-  if (sql.size() < word.size())
-    return false;
+  if (sql.size() < word.size()) return false;
   for (std::size_t i = 0; i + word.size() <= sql.size(); ++i) {
     std::size_t j = 0;
-    while (j < word.size() &&
-           std::tolower(static_cast<unsigned char>(sql[i + j])) == word[j])
-      ++j;
-    if (j == word.size())
-      return true;
+    while (j < word.size() && std::tolower(static_cast<unsigned char>(sql[i + j])) == word[j]) ++j;
+    if (j == word.size()) return true;
   }
   return false;
 }
 
-} // namespace pgfunnel::session::detail
+}  // namespace pgfunnel::session::detail

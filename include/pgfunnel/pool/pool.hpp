@@ -10,6 +10,7 @@
 
 #include "pgfunnel/net/asio.hpp"
 #include "pgfunnel/pool/pool_state.hpp"
+#include "pgfunnel/pool/pool_stats.hpp"
 #include "pgfunnel/pool/server_connection.hpp"
 
 namespace pgfunnel::pool {
@@ -74,6 +75,7 @@ class pool : public std::enable_shared_from_this<pool> {
   std::string name() const { return database_ + "/" + user_; }
   const pool_settings& settings() const { return settings_; }
   statement_stats& statements() { return statements_; }
+  pool_stats& stats() { return stats_; }
 
  private:
   struct waiter;
@@ -109,6 +111,7 @@ class pool : public std::enable_shared_from_this<pool> {
   bool stopped_ = false;
   std::unique_ptr<net::asio::steady_timer> upkeep_timer_;
   statement_stats statements_;
+  pool_stats stats_;
   unsigned upkeep_ticks_ = 0;
   std::uint64_t logged_misses_ = 0, logged_hits_ = 0;
 };

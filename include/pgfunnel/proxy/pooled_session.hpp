@@ -127,6 +127,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   bool pending_setting_failed_ = false;
   bool advisory_check_due_ = false;  // a statement named an advisory lock function
   bool pinned_ = false;              // the server holds this client's advisory locks: no release
+  std::optional<net::clock::time_point> busy_since_;  // a request is out on the server (query_time)
 
   bool ended_ = false;
   close_reason reason_ = close_reason::client_closed;

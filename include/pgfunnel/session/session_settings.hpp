@@ -17,16 +17,15 @@ namespace pgfunnel::session {
 // Anything fancier is `other` and does not follow the client.
 struct session_sql {
   enum kind_t : std::uint8_t { other, set, reset, reset_all } kind = other;
-  std::string
-      name; // set/reset: the setting, folded as PostgreSQL folds identifiers
-  std::string statement; // set: the statement to replay on another server (the
-                         // client's own text, trimmed)
+  std::string name;       // set/reset: the setting, folded as PostgreSQL folds identifiers
+  std::string statement;  // set: the statement to replay on another server (the
+                          // client's own text, trimmed)
 
   // Session-level advisory lock functions named in the text (pg_advisory_lock,
   // pg_try_advisory_lock and their _shared forms; not the _xact_ ones, which
   // end with the transaction).
   bool advisory_lock = false;
-  bool advisory_unlock = false; // pg_advisory_unlock, _shared, _all
+  bool advisory_unlock = false;  // pg_advisory_unlock, _shared, _all
   // A session feature transaction pooling cannot give (LISTEN, WITH HOLD
   // cursors, SQL PREPARE): its name for the log line, or empty.
   std::string_view unsupported;
@@ -35,8 +34,7 @@ struct session_sql {
 // `tracked` says whether a name already follows the client through
 // ParameterStatus (those SETs are left to that mechanism and classified
 // `other`).
-session_sql classify_session_sql(std::string_view sql,
-                                 bool (*tracked)(std::string_view) noexcept);
+session_sql classify_session_sql(std::string_view sql, bool (*tracked)(std::string_view) noexcept);
 
 // Only the advisory-lock and unsupported-feature parts, for a Parse's query
 // text (extended protocol SETs are not followed: drivers send SET as simple
@@ -46,14 +44,12 @@ session_sql scan_session_features(std::string_view sql);
 // The SETs a client made that must follow it from server to server, in the
 // order first made. The same type records what a server has had replayed on it.
 class session_settings {
-public:
-  void apply(
-      const session_sql &s); // set / reset / reset_all; other kinds are ignored
+ public:
+  void apply(const session_sql &s);  // set / reset / reset_all; other kinds are ignored
   void clear() noexcept { items_.clear(); }
   bool empty() const noexcept { return items_.empty(); }
   std::size_t size() const noexcept { return items_.size(); }
-  const std::string *
-  find(std::string_view name) const noexcept; // the SET statement in force
+  const std::string *find(std::string_view name) const noexcept;  // the SET statement in force
   bool operator==(const session_settings &) const = default;
 
   // The SQL that brings a server whose replayed settings are `server` to these:
@@ -62,9 +58,8 @@ public:
   // share one simple Query with the parameter batch.
   std::string replay_from(const session_settings &server) const;
 
-private:
-  std::vector<std::pair<std::string, std::string>>
-      items_; // name → SET statement
+ private:
+  std::vector<std::pair<std::string, std::string>> items_;  // name → SET statement
 };
 
-} // namespace pgfunnel::session
+}  // namespace pgfunnel::session

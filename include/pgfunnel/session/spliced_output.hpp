@@ -15,7 +15,7 @@ namespace pgfunnel::session {
 // copies what came before it into `scratch`; from then on the output is built
 // there. Edits come in buffer order.
 class spliced_output {
-public:
+ public:
   explicit spliced_output(std::string &scratch) noexcept : scratch_(scratch) {}
 
   void start(protocol::byte_span buffer) noexcept {
@@ -27,16 +27,14 @@ public:
 
   // The message at [begin, end) of the buffer becomes `before`, then the
   // message itself when `keep`, then `after`.
-  void edit(std::size_t begin, std::size_t end, std::string_view before,
-            bool keep, std::string_view after) {
+  void edit(std::size_t begin, std::size_t end, std::string_view before, bool keep, std::string_view after) {
     if (!edited_) {
       edited_ = true;
       scratch_.clear();
     }
     scratch_.append(chars(copied_, begin));
     scratch_.append(before);
-    if (keep)
-      scratch_.append(chars(begin, end));
+    if (keep) scratch_.append(chars(begin, end));
     scratch_.append(after);
     copied_ = end;
   }
@@ -55,14 +53,13 @@ public:
 
   // What to send for buffer bytes [0, forward).
   std::string_view finish(std::size_t forward) {
-    if (!edited_)
-      return chars(0, forward);
+    if (!edited_) return chars(0, forward);
     scratch_.append(chars(copied_, forward));
     copied_ = forward;
     return scratch_;
   }
 
-private:
+ private:
   std::string_view chars(std::size_t from, std::size_t to) const noexcept {
     return {reinterpret_cast<const char *>(buffer_.data()) + from, to - from};
   }
@@ -73,4 +70,4 @@ private:
   bool edited_ = false;
 };
 
-} // namespace pgfunnel::session
+}  // namespace pgfunnel::session
