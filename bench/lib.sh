@@ -186,7 +186,8 @@ EOF
 start_pgfunnel() {
   local port=$1 pool=$2 maxclients=$3 user=$4 password=$5
   "$PGFUNNEL_BIN" --upstream "postgres://$user:$password@127.0.0.1:$PG_PORT/postgres" \
-    --listen-pooled "127.0.0.1:$port" --listen-direct off --pool-size "$pool" --max-client-conn "$maxclients" \
+    --listen-pooled "127.0.0.1:$port" --listen-direct off --listen-http off --pool-size "$pool" \
+    --max-client-conn "$maxclients" \
     --log-level "${PGFUNNEL_LOG_LEVEL:-warn}" --workers "${PGFUNNEL_WORKERS:-1}" >"$BENCH_DIR/pgfunnel.log" 2>&1 &
   PGFUNNEL_PID=$!
   BENCH_PIDS+=("$PGFUNNEL_PID")

@@ -70,5 +70,7 @@ int main(int argc, char** argv) {
   }
   raise_fd_limit();
   log::info("pgfunnel {} starting", PGFUNNEL_VERSION);
-  return app::run(std::make_shared<const config::settings>(loaded.value));
+  // A reload reads the same sources again; flags given at start-up still win over the file.
+  app::config_source reload_source = [cli] { return config::load(cli, config::from_environ()); };
+  return app::run(std::make_shared<const config::settings>(loaded.value), std::move(reload_source));
 }

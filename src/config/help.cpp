@@ -40,8 +40,10 @@ std::string help_text(std::string_view program, std::span<const flag_spec> extra
       "\nDURATION: 250ms, 30s, 5m, 1h, 2d; a bare number means seconds; 0 disables the timeout.\n"
       "SIZE: 512, 8kB, 64MB, 1GB (1kB = 1024 bytes).\n"
       "HOST:PORT: 127.0.0.1:6432, [::1]:6432, 0.0.0.0:6432; 'off' disables the listener.\n"
-      "'reloads' marks what a configuration reload will apply live; reload (SIGHUP) is not in this\n"
-      "build yet, so for now every change takes a restart.\n";
+      "'reloads' marks what a reload (SIGHUP, or RELOAD on the admin console) applies live; a\n"
+      "'restart needed' key changed in the file keeps its running value until the next start.\n"
+      "\nSignals: SIGHUP reloads; SIGINT exits once no server is leased; SIGTERM exits once every\n"
+      "client has left (both within shutdown_timeout); a second signal or SIGQUIT exits at once.\n";
   return out;
 }
 

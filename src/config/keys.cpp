@@ -133,6 +133,35 @@ key_info users_key(std::string_view help) {
   return k;
 }
 
+// A comma-separated list of names (spaces around names ignored), shown joined by commas.
+template <auto Member>
+key_info name_list_key(std::string_view path, bool reload, std::string_view help) {
+  key_info k = row(path, "NAMES", "", reload, help);
+  k.apply = [](settings& s, std::string_view text, std::vector<std::string>& errors) {
+    std::vector<std::string> names;
+    while (!text.empty()) {
+      const auto comma = text.find(',');
+      std::string_view name = text.substr(0, comma);
+      text = comma == std::string_view::npos ? std::string_view{} : text.substr(comma + 1);
+      while (!name.empty() && std::isspace(static_cast<unsigned char>(name.front()))) name.remove_prefix(1);
+      while (!name.empty() && std::isspace(static_cast<unsigned char>(name.back()))) name.remove_suffix(1);
+      if (!name.empty()) names.emplace_back(name);
+    }
+    s.*Member = std::move(names);
+  };
+  k.show = [](const settings& s, bool) { return fmt::format("{}", fmt::join(s.*Member, ",")); };
+  return k;
+}
+
+template <auto Member>
+key_info text_key(std::string_view path, std::string_view value_name, std::string_view def, bool reload,
+                  std::string_view help) {
+  key_info k = row(path, value_name, def, reload, help);
+  k.apply = [](settings& s, std::string_view text, std::vector<std::string>&) { s.*Member = std::string(text); };
+  k.show = [](const settings& s, bool) { return s.*Member; };
+  return k;
+}
+
 // Adding a setting: a field in settings (config.hpp), one row here, one entry in config/pgfunnel.yaml.
 std::vector<key_info> build_table() {
   std::vector<key_info> t;
@@ -142,6 +171,8 @@ std::vector<key_info> build_table() {
                                                    "Address for pooled clients (server connections shared); 'off' disables"));
   t.push_back(listen_key<&settings::listen_direct>("listen.direct", "127.0.0.1:6433", restart,
                                                    "Address for direct clients (one server connection each); 'off' disables"));
+  t.push_back(listen_key<&settings::listen_http>("listen.http", "0.0.0.0:9127", restart,
+                                                 "Address for HTTP /metrics (Prometheus), /healthz and /readyz; 'off' disables"));
   t.push_back(count_key<&settings::workers>("workers", 1, 256, "1", restart, "Worker threads sharing the event loop"));
   t.push_back(choice_key<&settings::auth_type>(
       "auth_type", "METHOD",
@@ -149,6 +180,10 @@ std::vector<key_info> build_table() {
        {"password", auth_method::password}, {"trust", auth_method::trust}},
       "scram-sha-256", reloads, "How clients prove who they are to pgfunnel"));
   t.push_back(users_key("Client credentials; as a flag/env: 'alice:secret,bob:SCRAM-SHA-256$4096:...'"));
+  t.push_back(name_list_key<&settings::admin_users>(
+      "admin_users", reloads, "Users who may run every admin console command (database pgbouncer), comma-separated"));
+  t.push_back(name_list_key<&settings::stats_users>(
+      "stats_users", reloads, "Users who may run the admin console's SHOW commands, comma-separated"));
   t.push_back(count_key<&settings::pool_size>("pool_size", 1, 100'000, "20", reloads,
                                               "Most server connections per pool"));
   t.push_back(count_key<&settings::min_pool_size>("min_pool_size", 0, 100'000, "0", reloads,
@@ -170,6 +205,29 @@ std::vector<key_info> build_table() {
   t.push_back(count_key<&settings::max_prepared_statements>(
       "max_prepared_statements", 1, 100'000, "200", reloads,
       "Named prepared statements each server connection keeps (LRU) for pooled clients"));
+  t.push_back(duration_key<&settings::client_login_timeout>(
+      "client_login_timeout", "60s", reloads, "Time a client has to send its startup packet and log in; 0 = no limit"));
+  t.push_back(duration_key<&settings::client_idle_timeout>(
+      "client_idle_timeout", "0", reloads, "Close pooled clients idle (no transaction open) longer than this; 0 = never"));
+  t.push_back(duration_key<&settings::idle_transaction_timeout>(
+      "idle_transaction_timeout", "0", reloads,
+      "Close a pooled client that sits idle inside a transaction longer than this (it rolls back); 0 = never"));
+  t.push_back(duration_key<&settings::query_timeout>(
+      "query_timeout", "0", reloads, "Cancel a request that runs longer than this (the client gets the error); 0 = never"));
+  t.push_back(duration_key<&settings::query_wait_notify>(
+      "query_wait_notify", "5s", reloads, "Send a NOTICE to a client that has waited this long for a server; 0 = never"));
+  t.push_back(duration_key<&settings::server_check_delay>(
+      "server_check_delay", "30s", reloads,
+      "A server idle longer than this runs server_check_query before it serves a client; 0 = check every time"));
+  t.push_back(text_key<&settings::server_check_query>(
+      "server_check_query", "SQL", "select 1", reloads,
+      "Query that checks an idle server is still usable; empty = no query (a socket check only)"));
+  t.push_back(duration_key<&settings::server_login_retry>(
+      "server_login_retry", "0", reloads,
+      "After a failed server login, clients get that error at once for this long instead of a new attempt each"));
+  t.push_back(duration_key<&settings::shutdown_timeout>(
+      "shutdown_timeout", "30s", reloads,
+      "Longest a SIGINT/SIGTERM shutdown waits for servers or clients before exiting; 0 = no limit"));
   t.push_back(choice_key<&settings::log_level>(
       "log.level", "LEVEL",
       {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"},

@@ -64,6 +64,11 @@ void pool::apply_settings(const pool_settings& settings) {
   launch_connects(n);
 }
 
+bool pool::login_retry_pending() const {
+  return clock::now() < retry_after_ && state_.active_count() == 0 && state_.idle_count() == 0 &&
+         state_.connecting_count() == 0;
+}
+
 pool_counts pool::counts() const {
   std::lock_guard lock(mutex_);
   return {state_.idle_count(), state_.active_count(), state_.connecting_count(), state_.waiting_count()};
@@ -130,14 +135,15 @@ void pool::launch_connects(unsigned n) {
 }
 
 asio::awaitable<void> pool::connect_one() {
-  auto server = std::make_unique<server_connection>(io_.get_executor(), ++next_server_id,
-                                                     settings_.max_prepared_statements);
+  const pool_settings cfg = settings();  // a reload may change settings_ on another thread
+  auto server = std::make_unique<server_connection>(io_.get_executor(), ++next_server_id, cfg.max_prepared_statements);
   server_error error;
-  auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error), net::or_forever(settings_.server_connect_timeout));
+  auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error),
+                                       net::or_forever(cfg.server_connect_timeout));
   if (ec == asio::error::timed_out) {
     error.sqlstate = "08006";
-    error.message = fmt::format("timeout after {} ms connecting to server {}:{}",
-                                settings_.server_connect_timeout.count(), login_.host, login_.port);
+    error.message = fmt::format("timeout after {} ms connecting to server {}:{}", cfg.server_connect_timeout.count(),
+                                login_.host, login_.port);
   }
   std::unique_lock lock(mutex_);
   if (!ec && !stopped_) {
@@ -149,6 +155,7 @@ asio::awaitable<void> pool::connect_one() {
       for (auto& w : default_waiters_) w->wake();
       default_waiters_.clear();
     }
+    retry_after_ = {};
     server_connection* raw = server.get();
     servers_.push_back(std::move(server));
     if (waiter* w = state_.connected(raw)) grant(w, raw);
@@ -156,6 +163,7 @@ asio::awaitable<void> pool::connect_one() {
   }
   state_.connect_failed();
   last_error_ = error;
+  retry_after_ = clock::now() + cfg.server_login_retry;
   const bool too_many = error.sqlstate == "53300";
   if (too_many) {
     log::error(server->id,
@@ -201,6 +209,14 @@ asio::awaitable<acquire_result> pool::acquire(log::conn_id client) {
   {
     std::lock_guard lock(mutex_);
     if ((result.server = take_idle_alive(w.get())) != nullptr) co_return result;
+    if (login_retry_pending()) {
+      // The upstream refused a login moments ago and nothing is open or on its way: the same
+      // answer now, rather than another login per client against a server that just said no.
+      state_.cancel_wait(w.get());
+      result.failure = acquire_failure::upstream_error;
+      result.error = last_error_;
+      co_return result;
+    }
     to_connect = state_.connects_to_start();
   }
   launch_connects(to_connect);
@@ -217,7 +233,7 @@ asio::awaitable<acquire_result> pool::acquire(log::conn_id client) {
     }
   } guard{this, w.get()};
 
-  const auto deadline = clock::now() + net::or_forever(settings_.query_wait_timeout);
+  const auto deadline = clock::now() + net::or_forever(settings().query_wait_timeout);
   w->timer.expires_at(deadline);
   for (;;) {
     co_await w->timer.async_wait(net::use_nothrow);
@@ -251,7 +267,7 @@ void pool::release(server_connection* server, bool reusable) {
   unsigned to_connect = 0;
   {
     std::lock_guard lock(mutex_);
-    if (reusable && !stopped_) {
+    if (reusable && !stopped_ && server->created > reconnect_before_) {
       if (waiter* w = state_.release(server)) grant(w, server);
       return;
     }
@@ -270,12 +286,16 @@ asio::awaitable<bool> pool::wait_for_defaults(server_error& error) {
   {
     std::lock_guard lock(mutex_);
     if (have_defaults_) co_return true;
+    if (login_retry_pending()) {
+      error = last_error_;
+      co_return false;
+    }
     default_waiters_.push_back(w);
     start_login = state_.reserve_connect();
   }
   if (start_login) asio::co_spawn(io_, [self = shared_from_this()] { return self->connect_one(); }, asio::detached);
 
-  const auto deadline = clock::now() + net::or_forever(settings_.server_connect_timeout) + std::chrono::seconds(1);
+  const auto deadline = clock::now() + net::or_forever(settings().server_connect_timeout) + std::chrono::seconds(1);
   w->timer.expires_at(deadline);
   for (;;) {
     co_await w->timer.async_wait(net::use_nothrow);
@@ -334,8 +354,120 @@ asio::awaitable<void> pool::upkeep() {
       to_connect = state_.connects_to_start();
     }
     launch_connects(to_connect);
-    if (++upkeep_ticks_ % 60 == 0) log_statement_stats();
+    if (++upkeep_ticks_ % 60 == 0) {
+      log_statement_stats();
+      roll_stats_period();
+    }
   }
+}
+
+stats_totals pool::totals() const {
+  stats_totals t;
+  t.xact_count = stats_.xact_count.load(std::memory_order_relaxed);
+  t.query_count = stats_.query_count.load(std::memory_order_relaxed);
+  t.bytes_received = stats_.bytes_received.load(std::memory_order_relaxed);
+  t.bytes_sent = stats_.bytes_sent.load(std::memory_order_relaxed);
+  t.xact_time_us = stats_.xact_time_us.load(std::memory_order_relaxed);
+  t.query_time_us = stats_.query_time_us.load(std::memory_order_relaxed);
+  t.wait_time_us = stats_.wait_time_us.load(std::memory_order_relaxed);
+  t.server_assignments = stats_.server_assignments.load(std::memory_order_relaxed);
+  return t;
+}
+
+void pool::roll_stats_period() {
+  const stats_totals now = totals();
+  const auto at = clock::now();
+  std::lock_guard lock(mutex_);
+  const stats_totals& old = period_start_totals_;
+  last_period_.delta = {now.xact_count - old.xact_count,         now.query_count - old.query_count,
+                        now.bytes_received - old.bytes_received, now.bytes_sent - old.bytes_sent,
+                        now.xact_time_us - old.xact_time_us,     now.query_time_us - old.query_time_us,
+                        now.wait_time_us - old.wait_time_us,     now.server_assignments - old.server_assignments};
+  last_period_.length = std::chrono::duration_cast<std::chrono::microseconds>(at - period_start_);
+  period_start_totals_ = now;
+  period_start_ = at;
+}
+
+stats_period pool::last_stats_period() const {
+  std::lock_guard lock(mutex_);
+  return last_period_;
+}
+
+void pool::pause() {
+  std::lock_guard lock(mutex_);
+  state_.pause();
+}
+
+bool pool::paused() const {
+  std::lock_guard lock(mutex_);
+  return state_.paused();
+}
+
+void pool::resume() {
+  unsigned to_connect = 0;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto [w, server] : state_.resume()) grant(w, server);
+    to_connect = state_.connects_to_start();
+  }
+  launch_connects(to_connect);
+}
+
+void pool::reconnect() {
+  unsigned to_connect = 0;
+  {
+    std::lock_guard lock(mutex_);
+    reconnect_before_ = clock::now();
+    const std::vector<server_connection*> idle = state_.idle();
+    for (server_connection* s : idle) {
+      state_.remove_idle(s);
+      state_.begin_close();
+      close_locked(s);
+    }
+    to_connect = stopped_ ? 0 : state_.connects_to_start();
+  }
+  launch_connects(to_connect);
+}
+
+void pool::kill(const server_error& why) {
+  {
+    std::lock_guard lock(mutex_);
+    state_.pause();
+    for (waiter* w : state_.take_waiters()) fail(w, why);
+  }
+  reconnect();
+}
+
+unsigned pool::close_needed_count() const {
+  std::lock_guard lock(mutex_);
+  unsigned n = 0;
+  for (const auto& s : servers_) n += s->created <= reconnect_before_ ? 1 : 0;
+  return n + state_.closing_count();
+}
+
+std::vector<server_info> pool::servers() const {
+  std::lock_guard lock(mutex_);
+  std::vector<server_info> out;
+  out.reserve(servers_.size());
+  const auto& idle = state_.idle();
+  for (const auto& s : servers_) {
+    server_info i;
+    i.id = s->id;
+    i.active = std::find(idle.begin(), idle.end(), s.get()) == idle.end();
+    i.close_needed = s->created <= reconnect_before_;
+    i.created = s->created;
+    if (!i.active) i.last_used = s->last_used;  // a lease holder writes it without the mutex
+    i.backend_pid = s->key.process_id;
+    i.peer = s->peer;
+    error_code ec;
+    i.local = s->socket.local_endpoint(ec);  // getsockname: safe beside the lease holder's I/O
+    if (!i.active) {
+      i.prepared_statements = s->statements.size();
+      if (const std::string* app = s->params.find("application_name")) i.application_name = *app;
+    }
+    out.push_back(std::move(i));
+  }
+  return out;
 }
 
 }  // namespace pgfunnel::pool

@@ -24,6 +24,13 @@ std::vector<std::shared_ptr<pool>> registry::all() const {
   return out;
 }
 
+bool registry::has_database(const std::string& database) const {
+  std::lock_guard lock(mutex_);
+  for (const auto& [key, p] : pools_)
+    if (key.first == database) return true;
+  return false;
+}
+
 void registry::stop_all() {
   for (auto& p : all()) p->stop();
 }

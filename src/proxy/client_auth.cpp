@@ -160,14 +160,16 @@ net::awaitable<bool> cleartext_exchange(net::tcp::socket& socket, const credenti
 
 net::awaitable<bool> authenticate_client(net::tcp::socket& socket, const proxy_context& context, std::string_view user,
                                          bool loopback_listener, log::conn_id id) {
-  const auto method = context.settings->auth_type;
-  if (loopback_listener && (method == config::auth_method::trust || context.credentials.open_for_loopback()))
+  const auto method = context.settings()->auth_type;
+  // Held for the whole exchange: a reload may replace the store meanwhile.
+  const auto store = context.credentials();
+  if (loopback_listener && (method == config::auth_method::trust || store->open_for_loopback()))
     co_return true;
   if (method == config::auth_method::trust)
     co_return co_await fail(socket, id, "28000",
                             fmt::format("no pg_hba.conf entry for user \"{}\": pgfunnel allows trust only on loopback listeners", user),
                             "");
-  const credential* cred = context.credentials.find(user);
+  const credential* cred = store->find(user);
   switch (method) {
     case config::auth_method::md5:
       // As PostgreSQL: a user whose secret is only a SCRAM verifier is asked for SCRAM instead.

@@ -48,7 +48,7 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client, std::shared_pt
   }
   if (startup.parsed.kind == protocol::startup_kind::cancel_request) {
     // Direct clients hold the server's real key (BackendKeyData passed through): forward as is.
-    const auto& up = context.settings->upstream;
+    const auto& up = context.settings()->upstream;
     net::tcp::resolver resolver(client.get_executor());
     auto [rec, endpoints] = co_await resolver.async_resolve(up.host, std::to_string(up.port), net::use_nothrow);
     if (!rec && !endpoints.empty())
@@ -58,9 +58,9 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client, std::shared_pt
   }
   ++context.direct_clients;
   direct_counter counter{context.direct_clients};
-  if (context.direct_clients.load() > context.settings->direct_max_client_conn) {
+  if (context.direct_clients.load() > context.settings()->direct_max_client_conn) {
     log::warn(id, "no more connections allowed on the direct listener (direct.max_client_conn {})",
-              context.settings->direct_max_client_conn);
+              context.settings()->direct_max_client_conn);
     co_await send_error(client, {"FATAL", "53300", "no more connections allowed (direct.max_client_conn)"});
     co_return;
   }
@@ -75,7 +75,7 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client, std::shared_pt
     auto [cec, endpoint] = co_await asio::async_connect(server, endpoints, net::use_nothrow);
     co_return cec;
   };
-  if (auto ec = co_await net::with_timeout(connect(), net::or_forever(context.settings->server_connect_timeout))) {
+  if (auto ec = co_await net::with_timeout(connect(), net::or_forever(context.settings()->server_connect_timeout))) {
     log::warn(id, "direct session: cannot reach upstream {}:{}: {}", login.host, login.port, ec.message());
     co_await send_error(client, {"FATAL", "08006",
                                  fmt::format("pgfunnel could not connect to the upstream server {}:{}: {}", login.host,

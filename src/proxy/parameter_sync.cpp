@@ -40,7 +40,7 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
     end(close_reason::server_lost);
     co_return false;
   }
-  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, context_.settings->max_message_size);
+  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, context_.settings()->max_message_size);
   std::string buffer;
   std::string to_client;  // ParameterStatus replies: the client learns the server's spelling
   std::string failure;
@@ -76,7 +76,7 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
     end(close_reason::login_failed);
     co_return false;
   }
-  if (!to_client.empty() && co_await net::write_all(client_, to_client)) {
+  if (!to_client.empty() && co_await write_client(to_client)) {
     client_gone_ = true;
   }
   co_return true;

@@ -3,7 +3,9 @@
 
 #include <cstring>
 
+#include "pgfunnel/admin/console.hpp"
 #include "pgfunnel/net/io.hpp"
+#include "pgfunnel/pool/internal_query.hpp"
 #include "pgfunnel/proxy/client_login.hpp"
 
 namespace pgfunnel::proxy {
@@ -12,8 +14,6 @@ namespace asio = net::asio;
 using net::error_code;
 
 namespace {
-// Until client_login_timeout is configurable: a client gets this long to log in.
-constexpr auto login_timeout = std::chrono::seconds(60);
 // Relayed messages we look inside (all but rows and copy data) are held back until whole when they
 // fit the relay buffer; larger ones are read whole on the side (transaction_relay.cpp).
 constexpr std::size_t inspect_limit = net::relay_buffer::capacity;
@@ -52,6 +52,8 @@ std::string_view to_string(close_reason reason) noexcept {
     case close_reason::pool_timeout: return "query_wait_timeout";
     case close_reason::upstream_error: return "upstream unavailable";
     case close_reason::too_many_clients: return "max_client_conn";
+    case close_reason::idle_timeout: return "client_idle_timeout";
+    case close_reason::idle_transaction_timeout: return "idle_transaction_timeout";
   }
   return "unknown";
 }
@@ -62,10 +64,13 @@ pooled_session::pooled_session(net::tcp::socket client, std::shared_ptr<proxy_co
       context_(*context_owner_),
       loopback_listener_(loopback_listener),
       id_(log::client_id(++context_.next_client_id)),
-      client_scan_(protocol::direction::frontend, context_.settings->max_message_size, inspect_limit),
-      server_scan_(protocol::direction::backend, context_.settings->max_message_size, inspect_limit) {}
+      client_scan_(protocol::direction::frontend, context_.settings()->max_message_size, inspect_limit),
+      server_scan_(protocol::direction::backend, context_.settings()->max_message_size, inspect_limit) {
+  entry_.connected_at = net::clock::now();
+}
 
 pooled_session::~pooled_session() {
+  context_.clients.remove(entry_);  // before the socket closes: KILL_CLIENT may shut it until then
   if (counted_) --context_.pooled_clients;
   if (cancel_) context_.cancels.remove(cancel_key_);
 }
@@ -74,13 +79,37 @@ asio::awaitable<void> pooled_session::run() {
   net::set_socket_options(client_);
   const bool logged_in = co_await login();
   if (!logged_in) co_return;
+  if (console_) {
+    co_await admin::run_console(client_, context_, entry_, id_);
+    co_return;
+  }
   client_.non_blocking(true);
 
   std::size_t pending = 0;  // client bytes read and not yet served (after a rejected request)
   while (!ended_) {
     if (pending == 0) {
-      // Idle: no buffer, no server; only a readiness wait on the client socket.
-      auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+      // Idle: no buffer, no server; only a readiness wait on the client socket (and a timer when
+      // client_idle_timeout is set).
+      error_code wec;
+      const auto idle_limit = context_.settings()->client_idle_timeout;
+      if (idle_limit.count() == 0) {
+        std::tie(wec) = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+      } else {
+        using namespace asio::experimental::awaitable_operators;
+        if (!idle_timer_) idle_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
+        idle_timer_->expires_after(idle_limit);
+        auto woke = co_await (client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow) ||
+                              idle_timer_->async_wait(net::use_nothrow));
+        if (woke.index() == 1) {
+          log::info(id_, "client_idle_timeout: no request for {} ms, closing", idle_limit.count());
+          const std::string detail = fmt::format("pgfunnel client_idle_timeout is {} ms; client {}", idle_limit.count(),
+                                                 log::to_string(id_));
+          co_await send_error(client_, {"FATAL", "57P05", "terminating connection due to client_idle_timeout", detail});
+          end(close_reason::idle_timeout);
+          break;
+        }
+        std::tie(wec) = std::get<0>(woke);
+      }
       if (wec) {
         end(close_reason::client_closed);
         break;
@@ -97,8 +126,15 @@ asio::awaitable<void> pooled_session::run() {
         end(close_reason::client_closed);
         break;
       }
+      // The relay counts what it reads during a lease; a transaction's first bytes arrive here.
+      pool_->stats().bytes_received += pending;
     }
-    // A lone Terminate needs no server.
+    // A lone Terminate needs no server; nor does a client KILL_CLIENT ended whose request won
+    // the race with the EOF it was given.
+    if (entry_.killed.load(std::memory_order_relaxed)) {
+      end(close_reason::client_closed);
+      break;
+    }
     if (pending == 5 && in_.data()[0] == 'X') {
       end(close_reason::client_terminate);
       break;
@@ -113,13 +149,38 @@ asio::awaitable<void> pooled_session::run() {
       out_.release();
     }
   }
+  if (entry_.killed.load(std::memory_order_relaxed) &&
+      (reason_ == close_reason::client_closed || reason_ == close_reason::client_terminate)) {
+    log::info(id_, "client killed by an admin command");
+    co_await send_error(client_, {"FATAL", "57P01", "terminating connection due to administrator command"});
+  }
   log::debug(id_, "client session closed: {}", to_string(reason_));
 }
 
+// client_login_timeout covers the whole login (startup packet, authentication, first server
+// login): when it passes, the socket is shut down and whatever step is waiting fails.
 asio::awaitable<bool> pooled_session::login() {
+  const auto limit = context_.settings()->client_login_timeout;
+  if (limit.count() == 0) co_return co_await login_steps();
+  auto deadline = std::make_shared<asio::steady_timer>(client_.get_executor(), limit);
+  auto expired = std::make_shared<bool>(false);
+  deadline->async_wait([self = shared_from_this(), expired, limit](const error_code& ec) {
+    if (ec) return;
+    *expired = true;
+    log::warn(self->id_, "client_login_timeout: not logged in after {} ms, closing", limit.count());
+    ++self->context_.errors.login_failed;
+    error_code ignored;
+    self->client_.shutdown(net::tcp::socket::shutdown_both, ignored);
+    self->client_.cancel(ignored);
+  });
+  const bool ok = co_await login_steps();
+  deadline->cancel();
+  co_return ok && !*expired;
+}
+
+asio::awaitable<bool> pooled_session::login_steps() {
   client_startup startup;
-  auto read = [&]() -> net::awaitable<error_code> { co_return co_await read_client_startup(client_, startup); };
-  if (auto ec = co_await net::with_timeout(read(), login_timeout)) {
+  if (auto ec = co_await read_client_startup(client_, startup)) {
     if (ec.category() == protocol::error_category()) {
       const std::string message = fmt::format("invalid startup packet: {}", ec.message());
       co_await send_error(client_, {"FATAL", "08P01", message});
@@ -134,9 +195,9 @@ asio::awaitable<bool> pooled_session::login() {
   }
   // max_client_conn counts clients past their startup packet, so the refusal reaches them.
   counted_ = true;
-  if (++context_.pooled_clients > context_.settings->max_client_conn) {
+  if (++context_.pooled_clients > context_.settings()->max_client_conn) {
     ++context_.errors.max_client_conn;
-    log::warn(id_, "no more connections allowed (max_client_conn {}) from {}", context_.settings->max_client_conn,
+    log::warn(id_, "no more connections allowed (max_client_conn {}) from {}", context_.settings()->max_client_conn,
               client_.remote_endpoint().address().to_string());
     co_await send_error(client_, {"FATAL", "53300", "no more connections allowed (max_client_conn)"});
     end(close_reason::too_many_clients);
@@ -163,9 +224,21 @@ asio::awaitable<bool> pooled_session::login() {
     end(close_reason::login_failed);
     co_return false;
   }
+  entry_.id = id_.n;
+  entry_.user = &user_;
+  entry_.database = &database_;
+  entry_.fd = client_.native_handle();
+  entry_.application_name = std::string(p.parameter("application_name"));
+  // The virtual database pgbouncer (or pgfunnel): the admin console, no server involved.
+  if (admin::is_console_database(database_) && !context_.pools.has_database(database_)) {
+    console_ = true;  // run() serves it, past client_login_timeout
+    co_return true;
+  }
 
   pool_ = context_.pools.get(database_, user_, [&] { return context_.server_login_for(database_, user_); },
                              context_.pool_settings());
+  entry_.pool = pool_.get();
+  context_.clients.add(entry_);
   pool::server_error error;
   if (!co_await pool_->wait_for_defaults(error)) {
     ++(error.sqlstate == "53300" ? context_.errors.upstream_refused : context_.errors.upstream_error);
@@ -211,12 +284,23 @@ std::string pooled_session::welcome_messages() const {
 
 asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::size_t first_bytes) {
   const auto wait_start = net::clock::now();
-  auto lease = co_await pool_->acquire(id_);
+  entry_.request_at.store(wait_start.time_since_epoch().count(), std::memory_order_relaxed);
+  entry_.state.store(client_state::waiting, std::memory_order_relaxed);
+  auto waiting = std::make_shared<bool>(true);
+  if (pool_->counts().idle == 0) start_wait_notice(waiting);
+  pool::acquire_result lease;
+  for (;;) {
+    lease = co_await pool_->acquire(id_);
+    if (lease.server == nullptr || co_await server_passes_check(*lease.server)) break;
+    pool_->release(lease.server, false);
+  }
+  *waiting = false;
   const auto leased_at = net::clock::now();
   auto& stats = pool_->stats();
   const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(leased_at - wait_start);
   stats.wait_time_us += static_cast<std::uint64_t>(waited.count());
   stats.wait_time.observe(waited);
+  entry_.state.store(lease.server ? client_state::active : client_state::idle, std::memory_order_relaxed);
   if (lease.server == nullptr) {
     if (lease.failure == pool::acquire_failure::wait_timeout) co_return outcome::rejected;
     ++(lease.error.sqlstate == "53300" ? context_.errors.upstream_refused : context_.errors.upstream_error);
@@ -231,6 +315,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
     co_return outcome::ended;
   }
   server_ = lease.server;
+  entry_.link.store(server_->id.n, std::memory_order_relaxed);
   cancel_->attach(server_->key, server_->peer);
   tracker_ = {};
   client_scan_.reset();
@@ -240,6 +325,9 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   releasing_ = server_broken_ = server_dirty_ = client_gone_ = false;
   pending_setting_.reset();
   busy_since_.reset();
+  cancelled_at_.reset();
+  idle_in_transaction_since_.reset();
+  ++lease_number_;
   rewriter_.emplace(statements_, server_->statements);
   log::trace(log::conn_ids{id_, server_->id}, "server leased");
 
@@ -250,6 +338,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   }
   out_.acquire();
   if (!cleanup_timer_) cleanup_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
+  start_query_watchdog();
   for (;;) {
     using namespace asio::experimental::awaitable_operators;
     co_await (client_to_server() && server_to_client());
@@ -296,7 +385,7 @@ asio::awaitable<std::size_t> pooled_session::reject_request(std::size_t have) {
   log::warn(id_, "query_wait_timeout: no server for pool {} within {} ms (pool_size {}, {} active, {} waiting)",
             pool_->name(), s.query_wait_timeout.count(), s.limits.pool_size, c.active, c.waiting);
   // Find the end of the first request: the server would skip to its Sync (or answer the Query).
-  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::frontend, context_.settings->max_message_size);
+  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::frontend, context_.settings()->max_message_size);
   std::size_t end_of_request = 0;
   for (std::size_t pos = 0;;) {
     const auto r = reader.next(protocol::byte_span(in_.data() + pos, have - pos));
@@ -353,6 +442,24 @@ asio::awaitable<std::size_t> pooled_session::reject_request(std::size_t have) {
   co_return have - end_of_request;
 }
 
+// server_check_delay / server_check_query: a server idle for a while proves it still works
+// before a client gets it. False: it failed (it is closed by the caller; another is taken).
+asio::awaitable<bool> pooled_session::server_passes_check(pool::server_connection& server) {
+  const auto s = context_.settings();
+  // A server that never served anyone was just logged in: nothing to check (and a check query
+  // that always fails cannot loop through fresh servers forever).
+  if (s->server_check_query.empty() || server.last_used == server.created ||
+      net::clock::now() - server.last_used < s->server_check_delay)
+    co_return true;
+  std::string value, error;
+  const bool ok =
+      co_await pool::internal_query(server, s->server_check_query, s->max_message_size, value, error) && error.empty();
+  if (!ok)
+    log::warn(log::conn_ids{id_, server.id}, "server_check_query failed{}: server closed, taking another",
+              error.empty() ? std::string() : " (" + error + ")");
+  co_return ok;
+}
+
 bool pooled_session::at_transaction_boundary() const {
   return tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary() && out_have_ == 0 &&
          server_scan_.at_boundary() && !client_writing_;
@@ -377,6 +484,9 @@ void pooled_session::release_server() {
     pool_->release(server_, reusable);
   }
   server_ = nullptr;
+  entry_.link.store(0, std::memory_order_relaxed);
+  entry_.state.store(client_state::idle, std::memory_order_relaxed);
+  entry_.prepared_statements.store(static_cast<std::uint32_t>(statements_.size()), std::memory_order_relaxed);
 }
 
 }  // namespace pgfunnel::proxy

@@ -1,6 +1,7 @@
 // What a pooled client's SQL does to session state: SETs that follow it,
 // advisory locks that pin its server, features it cannot have.
 #include "pgfunnel/net/io.hpp"
+#include "pgfunnel/pool/internal_query.hpp"
 #include "pgfunnel/protocol/encode.hpp"
 #include "pgfunnel/proxy/pooled_session.hpp"
 
@@ -16,46 +17,6 @@ namespace {
 constexpr std::string_view count_advisory_locks =
     "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND "
     "pid = pg_catalog.pg_backend_pid()";
-
-// Runs `sql` on a server between clients. `first_value` gets the first column
-// of the first row; `error` the server's error message. False when the
-// connection failed (it cannot be reused).
-asio::awaitable<bool> internal_query(pool::server_connection &server, std::string_view sql, std::uint32_t max_message,
-                                     std::string &first_value, std::string &error) {
-  std::string query;
-  protocol::encode_query(query, sql);
-  if (co_await net::write_all(server.socket, query)) co_return false;
-  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, max_message);
-  std::string buffer;
-  bool have_row = false;
-  for (;;) {
-    protocol::frame msg;
-    if (co_await net::read_message(server.socket, reader, buffer, msg)) co_return false;
-    if (msg.tag == 'D' && !have_row) {
-      // DataRow: int16 column count, then int32 length + bytes per column.
-      const auto &b = msg.body;
-      if (b.size() >= 6) {
-        const std::int32_t len = static_cast<std::int32_t>((std::uint32_t(b[2]) << 24) | (std::uint32_t(b[3]) << 16) |
-                                                           (std::uint32_t(b[4]) << 8) | std::uint32_t(b[5]));
-        if (len >= 0 && static_cast<std::size_t>(len) <= b.size() - 6)
-          first_value.assign(reinterpret_cast<const char *>(b.data()) + 6, static_cast<std::size_t>(len));
-      }
-      have_row = true;
-    } else if (msg.tag == 'E') {
-      protocol::error_fields fields;
-      protocol::decode_error_response(msg.body, fields);
-      error = fmt::format("{} (SQLSTATE {})", fields.message, fields.code);
-    } else if (msg.tag == 'S') {
-      protocol::parameter_status ps;
-      if (!protocol::decode_parameter_status(msg.body, ps)) server.params.set(ps.name, ps.value);
-    } else if (msg.tag == 'Z') {
-      protocol::transaction_status status;
-      // Anything but idle means the query left state behind: not a server to
-      // reuse.
-      co_return !protocol::decode_ready_for_query(msg.body, status) && status == protocol::transaction_status::idle;
-    }
-  }
-}
 
 }  // namespace
 
@@ -116,7 +77,8 @@ void pooled_session::set_pinned(bool pinned) {
 asio::awaitable<void> pooled_session::check_advisory_pin() {
   advisory_check_due_ = false;
   std::string count, error;
-  if (!co_await internal_query(*server_, count_advisory_locks, context_.settings->max_message_size, count, error) ||
+  if (!co_await pool::internal_query(*server_, count_advisory_locks, context_.settings()->max_message_size, count,
+                                     error) ||
       !error.empty()) {
     log::warn(log::conn_ids{id_, server_->id}, "advisory lock check failed ({}): server closed", error);
     server_broken_ = true;
@@ -128,8 +90,8 @@ asio::awaitable<void> pooled_session::check_advisory_pin() {
 asio::awaitable<void> pooled_session::unlock_advisory_locks() {
   advisory_check_due_ = false;
   std::string ignored, error;
-  if (!co_await internal_query(*server_, "SELECT pg_catalog.pg_advisory_unlock_all()",
-                               context_.settings->max_message_size, ignored, error) ||
+  if (!co_await pool::internal_query(*server_, "SELECT pg_catalog.pg_advisory_unlock_all()",
+                                     context_.settings()->max_message_size, ignored, error) ||
       !error.empty()) {
     server_broken_ = true;
   } else {
@@ -153,6 +115,77 @@ void pooled_session::end_lease_statements() {
     server_dirty_ = true;
   }
   rewriter_.reset();
+}
+
+// query_wait_notify: a client still waiting for a server after that long is told so, once. Only
+// started when the pool had no idle server (most leases never wait).
+void pooled_session::start_wait_notice(std::shared_ptr<bool> waiting) {
+  const auto after = context_.settings()->query_wait_notify;
+  if (after.count() == 0) return;
+  auto timer = std::make_shared<asio::steady_timer>(client_.get_executor(), after);
+  timer->async_wait([weak = weak_from_this(), waiting, timer, after](const error_code &ec) {
+    auto self = weak.lock();
+    if (ec || !self || !*waiting) return;
+    const auto s = self->pool_->settings();
+    const auto c = self->pool_->counts();
+    const std::string message =
+        fmt::format("pgfunnel: waiting {} s for a free server (pool_size {}, {} clients waiting)",
+                    std::chrono::duration_cast<std::chrono::seconds>(after).count(), s.limits.pool_size, c.waiting);
+    const std::string detail = fmt::format("pool {}; client {}", self->pool_->name(), log::to_string(self->id_));
+    auto notice = std::make_shared<std::string>();
+    protocol::encode_notice_response(*notice, {"NOTICE", "00000", message, detail});
+    log::info(self->id_, "query_wait_notify: waiting {} ms for a server in pool {}", after.count(),
+              self->pool_->name());
+    asio::co_spawn(
+        self->client_.get_executor(),
+        [self, notice]() -> asio::awaitable<void> { co_await self->write_client(*notice); }, asio::detached);
+  });
+}
+
+// query_timeout: a watchdog per lease, only when the setting is on; it polls the request clock
+// (busy_since_) and stops when the lease ends.
+void pooled_session::start_query_watchdog() {
+  const auto limit = context_.settings()->query_timeout;
+  if (limit.count() == 0) return;
+  const std::uint64_t lease = lease_number_;
+  asio::co_spawn(
+      client_.get_executor(),
+      [self = shared_from_this(), lease, limit]() -> asio::awaitable<void> {
+        asio::steady_timer timer(co_await asio::this_coro::executor);
+        const auto step = std::clamp<std::chrono::milliseconds>(limit / 4, std::chrono::milliseconds(10),
+                                                                std::chrono::milliseconds(1000));
+        while (self->lease_number_ == lease && self->server_ != nullptr && !self->client_gone_ &&
+               !self->server_broken_) {
+          if (self->busy_since_ && self->cancelled_at_ != self->busy_since_ &&
+              net::clock::now() - *self->busy_since_ >= limit) {
+            self->cancelled_at_ = self->busy_since_;
+            co_await self->query_timed_out();
+          }
+          timer.expires_after(step);
+          co_await timer.async_wait(net::use_nothrow);
+        }
+      },
+      asio::detached);
+}
+
+asio::awaitable<void> pooled_session::query_timed_out() {
+  const auto limit = context_.settings()->query_timeout;
+  const auto endpoint = server_->peer;
+  const auto key = server_->key;
+  log::warn(log::conn_ids{id_, server_->id}, "query_timeout: a request ran longer than {} ms, cancelling it",
+            limit.count());
+  // A NOTICE says why the cancel comes, when the client's stream is between messages.
+  if (server_scan_.at_boundary()) {
+    const std::string message =
+        fmt::format("pgfunnel query_timeout ({} ms): cancelling the running query", limit.count());
+    const std::string detail = fmt::format("client {}", log::to_string(id_));
+    std::string notice;
+    protocol::encode_notice_response(notice, {"WARNING", "57014", message, detail});
+    co_await write_client(notice);
+  }
+  ++cancel_->in_flight;
+  co_await send_cancel(endpoint, key, std::chrono::seconds(5));
+  --cancel_->in_flight;
 }
 
 }  // namespace pgfunnel::proxy

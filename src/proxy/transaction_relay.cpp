@@ -69,6 +69,10 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
     protocol::transaction_status status;
     if (!complete || protocol::decode_ready_for_query(body, status)) return false;
     tracker_.on_ready_for_query(status);
+    if (status != protocol::transaction_status::idle && tracker_.owed_ready_for_query() == 0)
+      idle_in_transaction_since_ = net::clock::now();
+    else
+      idle_in_transaction_since_.reset();
     auto& stats = pool_->stats();
     ++stats.query_count;
     if (tracker_.owed_ready_for_query() == 0 && busy_since_) {
@@ -255,7 +259,48 @@ asio::awaitable<void> pooled_session::client_to_server() {
       }
     }
     if (releasing_ || server_broken_) co_return;
-    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+    error_code wec;
+    const auto idle_limit = context_.settings()->idle_transaction_timeout;
+    if (idle_limit.count() > 0) {
+      // idle_transaction_timeout: the wait races a timer. The server's ReadyForQuery (the other
+      // half) says when the client started to sit in a transaction; the timer re-arms until then.
+      using namespace asio::experimental::awaitable_operators;
+      if (!idle_timer_) idle_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
+      bool timed_out = false;
+      for (;;) {
+        const bool idle_in_transaction = tracker_.status() != protocol::transaction_status::idle &&
+                                         tracker_.owed_ready_for_query() == 0 && idle_in_transaction_since_;
+        if (idle_in_transaction && net::clock::now() - *idle_in_transaction_since_ >= idle_limit) {
+          timed_out = true;
+          break;
+        }
+        idle_timer_->expires_after(idle_in_transaction ? *idle_in_transaction_since_ + idle_limit - net::clock::now()
+                                                       : net::clock::duration(idle_limit));
+        auto woke = co_await (client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow) ||
+                              idle_timer_->async_wait(net::use_nothrow));
+        if (woke.index() == 0) {
+          std::tie(wec) = std::get<0>(woke);
+          break;
+        }
+        if (releasing_ || server_broken_) co_return;
+      }
+      if (timed_out) {
+        log::info(log::conn_ids{id_, server_->id},
+                  "idle_transaction_timeout: idle in a transaction for {} ms, closing the client (rolled back)",
+                  idle_limit.count());
+        const std::string detail = fmt::format("pgfunnel idle_transaction_timeout is {} ms; client {}",
+                                               idle_limit.count(), log::to_string(id_));
+        std::string err;
+        protocol::encode_error_response(
+            err, {"FATAL", "25P03", "terminating connection due to idle-in-transaction timeout", detail});
+        co_await write_client(err);
+        end(close_reason::idle_transaction_timeout);
+        client_gone_ = true;
+        break;
+      }
+    } else {
+      std::tie(wec) = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+    }
     if (releasing_ || server_broken_) co_return;
     if (wec) {
       client_gone_ = true;

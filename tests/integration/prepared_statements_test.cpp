@@ -319,6 +319,33 @@ TEST_F(PreparedStatements, ClientsPreparingTheSameTextShareOneServerStatement) {
   EXPECT_EQ(n.value(), "1");
 }
 
+// pgbench -M prepared: 50 clients with the same statement names and texts on a few servers. pgbench
+// only logs a failed Prepare and carries on, so its output is checked for errors too.
+// The TPC-B-like script runs with one thread per client: pgbench 15 prepares with a blocking
+// PQprepare, so a thread serving several clients waits for a server while its other clients hold
+// every server in open transactions (a deadlock through any transaction pooler, until
+// query_wait_timeout).
+TEST_F(PreparedStatements, PgbenchPreparedModeThroughThePool) {
+  ASSERT_TRUE(start(5));
+  const auto init = run_process({pg_program("pgbench"), "-i", "-s", "1", "-q", funnel_->direct_conninfo()}, 120s);
+  ASSERT_EQ(init.exit_code, 0) << init.output;
+  for (const auto& [script, threads] : {std::pair{"select-only", "2"}, std::pair{"tpcb-like", "50"}}) {
+    SCOPED_TRACE(script);
+    const auto r = run_process({pg_program("pgbench"), "-b", script, "-M", "prepared", "-c", "50", "-j", threads, "-T",
+                                "4", "--no-vacuum", conninfo()},
+                               90s);
+    EXPECT_EQ(r.exit_code, 0) << r.output << log();
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("ERROR"))) << r.output;
+    EXPECT_THAT(r.output, ::testing::Not(HasSubstr("aborted"))) << r.output;
+    const auto failed = pgbench_failed_transactions(r.output);
+    ASSERT_TRUE(failed.has_value()) << r.output;
+    EXPECT_EQ(*failed, 0);
+    const auto processed = pgbench_processed_transactions(r.output);
+    ASSERT_TRUE(processed.has_value()) << r.output;
+    EXPECT_GT(*processed, 50);
+  }
+}
+
 // ---- statements follow the client across servers ------------------------------------------------
 
 TEST_F(PreparedStatements, StatementFollowsItsClientToAnotherServer) {
@@ -624,6 +651,64 @@ TEST_F(PreparedStatements, ServerCacheStaysWithinMaxPreparedStatements) {
   }
   ASSERT_EQ(PQexitPipelineMode(a.get()), 1);
   EXPECT_LE(std::stoi(a.value("SELECT count(*) FROM pg_prepared_statements")), 50) << log();
+}
+
+// A cache far smaller than what the clients use: every batch evicts statements that later Binds of
+// the same batch, or other clients sharing the texts, need again. Every result must still be right.
+TEST_F(PreparedStatements, TinyCacheUnderConcurrentPipelinedClients) {
+  if (direct_target()) GTEST_SKIP() << "no server cache on the direct listener";
+  ASSERT_TRUE(start(2, {"--max-prepared-statements", "4"}));
+  constexpr int threads = 6;
+  constexpr int statements = 5;  // per client; texts shared between odd and even clients
+  std::atomic<int> wrong{0};
+  std::mutex first_mutex;
+  std::string first;
+  auto fail = [&](const std::string& what) {
+    if (wrong++ == 0) {
+      std::lock_guard lock(first_mutex);
+      first = what;
+    }
+  };
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      pq_conn c(conninfo());
+      if (!c.ok()) return fail("connect: " + c.error().text);
+      for (int k = 0; k < statements; ++k) {
+        // Client t's statement k: the same text for all clients of t's parity, under t-specific names.
+        const std::string sql = "SELECT " + std::to_string((t % 2) * 100 + k) + " + $1::int";
+        if (!prepare(c, "t" + std::to_string(t) + "k" + std::to_string(k), sql, 1).ok) return fail("prepare");
+      }
+      if (PQenterPipelineMode(c.get()) != 1) return fail("pipeline mode");
+      for (int round = 0; round < 30; ++round) {
+        std::vector<std::string> expected;
+        for (int batch = 0; batch < 3; ++batch) {
+          for (int j = 0; j < 2 * statements; ++j) {
+            const int k = (j * 3 + round + batch) % statements;  // an order that changes every batch
+            const std::string x = std::to_string(round * 10 + j);
+            const char* v[] = {x.c_str()};
+            PQsendQueryPrepared(c.get(), ("t" + std::to_string(t) + "k" + std::to_string(k)).c_str(), 1, v, nullptr,
+                                nullptr, 0);
+            expected.push_back(std::to_string((t % 2) * 100 + k + round * 10 + j));
+          }
+          PQpipelineSync(c.get());
+          expected.push_back("(sync)");
+        }
+        const auto r = read_pipeline(c.get(), 3);
+        if (r.size() != expected.size()) return fail("client " + std::to_string(t) + ": " + statuses(r));
+        for (std::size_t i = 0; i < r.size(); ++i) {
+          const bool ok = expected[i] == "(sync)" ? r[i].status == PGRES_PIPELINE_SYNC : r[i].value() == expected[i];
+          if (!ok) return fail("client " + std::to_string(t) + " round " + std::to_string(round) + " result " +
+                               std::to_string(i) + ": want " + expected[i] + "; " + statuses(r));
+        }
+      }
+      PQexitPipelineMode(c.get());
+    });
+  }
+  for (auto& w : workers) w.join();
+  EXPECT_EQ(wrong.load(), 0) << "first: " << first << log();
+  pq_conn c = connect();
+  EXPECT_LE(std::stoi(c.value("SELECT count(*) FROM pg_prepared_statements")), 4) << log();
 }
 
 // ---- duplicate names -----------------------------------------------------------------------------

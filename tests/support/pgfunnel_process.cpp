@@ -50,6 +50,8 @@ pgfunnel_process::pgfunnel_process(std::vector<std::string> args) {
               std::to_string(++counter) + ".log";
   if (!has_flag(args, "--listen-pooled")) args.insert(args.end(), {"--listen-pooled", "127.0.0.1:0"});
   if (!has_flag(args, "--listen-direct")) args.insert(args.end(), {"--listen-direct", "127.0.0.1:0"});
+  // Never the default 0.0.0.0:9127: tests run side by side.
+  if (!has_flag(args, "--listen-http")) args.insert(args.end(), {"--listen-http", "127.0.0.1:0"});
   const std::string exe = executable();
   std::vector<char*> argv;
   argv.push_back(const_cast<char*>(exe.c_str()));
@@ -69,13 +71,18 @@ pgfunnel_process::pgfunnel_process(std::vector<std::string> args) {
   const std::regex direct(R"(direct listener \(session passthrough\) on [^ ]*:(\d+))");
   const bool want_direct = !(has_flag(args, "--listen-direct") &&
                              std::find(args.begin(), args.end(), "off") != args.end());
+  const std::regex http(R"(http listener \(metrics, health\) on [^ ]*:(\d+))");
+  const auto http_flag = std::find(args.begin(), args.end(), "--listen-http");
+  const bool want_http = std::find(args.begin(), args.end(), "--listen-http=off") == args.end() &&
+                         (http_flag == args.end() || http_flag + 1 == args.end() || http_flag[1] != "off");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (std::chrono::steady_clock::now() < deadline) {
     const std::string text = log();
     std::smatch m;
     if (std::regex_search(text, m, pooled)) pooled_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
     if (std::regex_search(text, m, direct)) direct_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
-    if (pooled_port_ != 0 && (direct_port_ != 0 || !want_direct)) return;
+    if (std::regex_search(text, m, http)) http_port_ = static_cast<std::uint16_t>(std::stoi(m[1]));
+    if (pooled_port_ != 0 && (direct_port_ != 0 || !want_direct) && (http_port_ != 0 || !want_http)) return;
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       pid_ = -1;
@@ -133,7 +140,9 @@ int pgfunnel_process::wait_exit(int timeout_ms) {
 
 void pgfunnel_process::stop() {
   if (pid_ <= 0) return;
-  ::kill(pid_, SIGTERM);
+  // SIGINT: exits once no server is leased (a test's clients may still be connected; SIGTERM
+  // would wait for them).
+  ::kill(pid_, SIGINT);
   if (wait_exit(5000) == -1 && pid_ > 0) {
     ::kill(pid_, SIGKILL);
     int status = 0;

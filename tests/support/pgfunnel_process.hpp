@@ -11,8 +11,8 @@ namespace pgfunnel::test {
 
 class pgfunnel_process {
  public:
-  // Starts `PGFUNNEL_EXE` with `args` (plus --listen-pooled/--listen-direct 127.0.0.1:0 unless the
-  // args name them) and waits until both listeners are up. Throws std::runtime_error with the log
+  // Starts `PGFUNNEL_EXE` with `args` (plus --listen-pooled/--listen-direct/--listen-http 127.0.0.1:0
+  // unless the args name them) and waits until every enabled listener is up. Throws std::runtime_error with the log
   // when it exits or does not come up within 20 s.
   explicit pgfunnel_process(std::vector<std::string> args);
   ~pgfunnel_process();
@@ -21,6 +21,7 @@ class pgfunnel_process {
 
   std::uint16_t pooled_port() const { return pooled_port_; }
   std::uint16_t direct_port() const { return direct_port_; }
+  std::uint16_t http_port() const { return http_port_; }  // /metrics, /healthz, /readyz; 0 when off
   pid_t pid() const { return pid_; }
 
   // libpq conninfo for each listener.
@@ -36,13 +37,14 @@ class pgfunnel_process {
   void signal(int sig) const;
   // Waits for exit, up to timeout_ms; returns the exit status (as waitpid) or -1 on timeout.
   int wait_exit(int timeout_ms);
-  void stop();  // SIGTERM, then SIGKILL after 5 s
+  void stop();  // SIGINT (exit once no server is leased), then SIGKILL after 5 s
 
  private:
   pid_t pid_ = -1;
   std::string log_path_;
   std::uint16_t pooled_port_ = 0;
   std::uint16_t direct_port_ = 0;
+  std::uint16_t http_port_ = 0;
 };
 
 }  // namespace pgfunnel::test

@@ -66,10 +66,13 @@ struct settings {
   upstream_url upstream = default_upstream();              // restart
   listen_address listen_pooled{"127.0.0.1", 6432};         // restart
   listen_address listen_direct{"127.0.0.1", 6433};         // restart
+  listen_address listen_http{"0.0.0.0", 9127};             // restart; /metrics, /healthz, /readyz
   unsigned workers = 1;                                    // restart
 
   auth_method auth_type = auth_method::scram_sha_256;     // reload
   std::vector<user_entry> users;                           // reload
+  std::vector<std::string> admin_users;                    // reload; admin console, every command
+  std::vector<std::string> stats_users;                    // reload; admin console, SHOW only
 
   unsigned pool_size = 20;                                 // reload
   unsigned min_pool_size = 0;                              // reload
@@ -81,6 +84,15 @@ struct settings {
   duration server_lifetime = std::chrono::seconds(3600);       // reload
   std::uint32_t max_message_size = 1u << 30;               // reload; bytes, header included
   unsigned max_prepared_statements = 200;                  // reload (new server connections)
+  duration shutdown_timeout = std::chrono::seconds(30);    // reload
+  duration client_login_timeout = std::chrono::seconds(60);      // reload
+  duration client_idle_timeout = duration::zero();               // reload; 0 = never
+  duration idle_transaction_timeout = duration::zero();          // reload; 0 = never
+  duration query_timeout = duration::zero();                     // reload; 0 = never
+  duration query_wait_notify = std::chrono::seconds(5);          // reload; 0 = never
+  duration server_check_delay = std::chrono::seconds(30);        // reload
+  std::string server_check_query = "select 1";                   // reload
+  duration server_login_retry = duration::zero();                // reload; 0 = every client tries
 
   std::string log_level = "info";                          // reload
   log_format log_fmt = log_format::text;                   // restart

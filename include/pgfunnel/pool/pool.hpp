@@ -22,6 +22,8 @@ struct pool_settings {
   std::chrono::milliseconds server_idle_timeout{600'000};
   std::chrono::milliseconds server_lifetime{3'600'000};
   std::size_t max_prepared_statements = 200;  // per server connection
+  // After a failed login, acquire() fails at once with that error for this long (no new attempt).
+  std::chrono::milliseconds server_login_retry{0};
 };
 
 // Why acquire() came back without a server.
@@ -45,6 +47,32 @@ struct statement_stats {
   std::atomic<std::uint64_t> injected{0};   // ... injected because the statement moved servers
   std::atomic<std::uint64_t> evictions{0};  // Close sent to keep a server under max_prepared_statements
   std::atomic<int> pinned{0};               // servers held by one client for its advisory locks
+};
+
+// pool_stats' totals as plain numbers: at one moment, or what changed over a stats period.
+struct stats_totals {
+  std::uint64_t xact_count = 0, query_count = 0, bytes_received = 0, bytes_sent = 0;
+  std::uint64_t xact_time_us = 0, query_time_us = 0, wait_time_us = 0, server_assignments = 0;
+};
+
+// The last full stats period (60 s, PgBouncer's default stats_period), for SHOW STATS' averages.
+struct stats_period {
+  stats_totals delta;
+  std::chrono::microseconds length{0};  // 0 until the first period has ended
+};
+
+// One open server as SHOW SERVERS lists it.
+struct server_info {
+  log::conn_id id;
+  bool active = false;        // leased to a client; otherwise idle
+  bool close_needed = false;  // RECONNECT or KILL: closed when next released
+  net::clock::time_point created{};
+  net::clock::time_point last_used{};  // idle servers only
+  std::int32_t backend_pid = 0;
+  net::tcp::endpoint peer;
+  net::tcp::endpoint local;
+  std::size_t prepared_statements = 0;  // idle servers only: a leased one is its client's to read
+  std::string application_name;         // idle servers only, likewise
 };
 
 class pool : public std::enable_shared_from_this<pool> {
@@ -73,15 +101,35 @@ class pool : public std::enable_shared_from_this<pool> {
   const std::string& database() const { return database_; }
   const std::string& user() const { return user_; }
   std::string name() const { return database_ + "/" + user_; }
-  const pool_settings& settings() const { return settings_; }
+  pool_settings settings() const {  // a copy: a reload may change them meanwhile
+    std::lock_guard lock(mutex_);
+    return settings_;
+  }
   statement_stats& statements() { return statements_; }
   pool_stats& stats() { return stats_; }
+  stats_totals totals() const;
+  stats_period last_stats_period() const;
+
+  // ---- the admin console -------------------------------------------------------------------
+  // PAUSE: no server is handed out (clients queue); leased ones come back as their transactions
+  // end. The console waits for counts().active to reach 0. RESUME undoes PAUSE and KILL.
+  void pause();
+  void resume();
+  bool paused() const;
+  // RECONNECT: idle servers close now, leased ones when released; new ones open on demand.
+  void reconnect();
+  // KILL: paused, queued clients failed with `why`, servers closed as by reconnect().
+  void kill(const server_error& why);
+  // Servers RECONNECT or KILL marked that are still open (WAIT_CLOSE waits for none).
+  unsigned close_needed_count() const;
+  std::vector<server_info> servers() const;
 
  private:
   struct waiter;
   using state_type = pool_state<server_connection, waiter>;
 
   void launch_connects(unsigned n);
+  bool login_retry_pending() const;  // mutex held
   net::awaitable<void> connect_one();
   net::awaitable<void> upkeep();
   void log_statement_stats();
@@ -108,11 +156,19 @@ class pool : public std::enable_shared_from_this<pool> {
   session::parameter_set defaults_;
   std::vector<std::shared_ptr<waiter>> default_waiters_;
   server_error last_error_;
+  net::clock::time_point retry_after_{};  // no new server login before this (server_login_retry)
   bool stopped_ = false;
   std::unique_ptr<net::asio::steady_timer> upkeep_timer_;
   statement_stats statements_;
   pool_stats stats_;
   unsigned upkeep_ticks_ = 0;
+  // RECONNECT/KILL: servers created at or before this are not reused. Mutex held.
+  net::clock::time_point reconnect_before_{};
+  // Stats periods (upkeep's strand writes, under the mutex).
+  stats_totals period_start_totals_;
+  net::clock::time_point period_start_ = net::clock::now();
+  stats_period last_period_;
+  void roll_stats_period();
   std::uint64_t logged_misses_ = 0, logged_hits_ = 0;
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <deque>
+#include <utility>
 #include <vector>
 
 namespace pgfunnel::pool {
@@ -16,6 +17,7 @@ struct pool_limits {
 // Server and Waiter are opaque to the state: the Asio driver passes pointers to its own objects.
 // Invariant: idle servers and waiting clients never coexist (a server that frees up goes to the
 // oldest waiter first), so a client finding an idle server is never ahead of one queued before it.
+// Only a PAUSE lets them coexist, until RESUME hands the idle servers to the oldest waiters.
 template <class Server, class Waiter>
 class pool_state {
  public:
@@ -35,7 +37,7 @@ class pool_state {
   // The most recently used idle server, leased; nullptr (and nothing queued) when none is idle.
   // The driver's fast path: no waiter needs to exist for it.
   Server* take_idle() {
-    if (idle_.empty()) return nullptr;
+    if (paused_ || idle_.empty()) return nullptr;
     Server* s = idle_.back();
     idle_.pop_back();
     ++active_;
@@ -90,7 +92,7 @@ class pool_state {
     const unsigned total_now = total();
     const unsigned room = limits_.pool_size > total_now ? limits_.pool_size - total_now : 0;
     const unsigned for_waiters =
-        waiters_.size() > connecting_ ? static_cast<unsigned>(waiters_.size()) - connecting_ : 0;
+        !paused_ && waiters_.size() > connecting_ ? static_cast<unsigned>(waiters_.size()) - connecting_ : 0;
     const unsigned for_minimum = limits_.min_pool_size > total_now ? limits_.min_pool_size - total_now : 0;
     const unsigned n = std::min(room, std::max(for_waiters, for_minimum));
     connecting_ += n;
@@ -103,6 +105,24 @@ class pool_state {
     if (connecting_ > 0 || total() >= limits_.pool_size) return false;
     ++connecting_;
     return true;
+  }
+
+  // PAUSE: no server is handed out until resume(); clients queue, servers coming back or logging
+  // in park idle, and connections are opened only for min_pool_size.
+  void pause() { paused_ = true; }
+  bool paused() const { return paused_; }
+  // RESUME: the waiters that now get a server (oldest first, most recently used server first),
+  // each counted active. The driver grants them, then calls connects_to_start() for the rest.
+  std::vector<std::pair<Waiter*, Server*>> resume() {
+    paused_ = false;
+    std::vector<std::pair<Waiter*, Server*>> grants;
+    while (!waiters_.empty() && !idle_.empty()) {
+      grants.emplace_back(waiters_.front(), idle_.back());
+      waiters_.pop_front();
+      idle_.pop_back();
+      ++active_;
+    }
+    return grants;
   }
 
   // Every queued waiter, removed: for failing them all when the upstream cannot be reached.
@@ -124,7 +144,7 @@ class pool_state {
 
  private:
   Waiter* offer(Server* s) {
-    if (!waiters_.empty()) {
+    if (!paused_ && !waiters_.empty()) {
       Waiter* w = waiters_.front();
       waiters_.pop_front();
       ++active_;
@@ -140,6 +160,7 @@ class pool_state {
   unsigned active_ = 0;
   unsigned connecting_ = 0;
   unsigned closing_ = 0;
+  bool paused_ = false;
 };
 
 }  // namespace pgfunnel::pool

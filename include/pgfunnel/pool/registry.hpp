@@ -21,6 +21,8 @@ class registry {
   std::shared_ptr<pool> get(const std::string& database, const std::string& user,
                             const std::function<server_login()>& make_login, const pool_settings& settings);
   std::vector<std::shared_ptr<pool>> all() const;
+  // Whether any pool serves `database` (the admin console's names yield to a real one).
+  bool has_database(const std::string& database) const;
   void stop_all();
 
  private:

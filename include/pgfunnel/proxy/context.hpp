@@ -2,12 +2,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <memory>
 
 #include "pgfunnel/config/config.hpp"
 #include "pgfunnel/net/asio.hpp"
 #include "pgfunnel/pool/registry.hpp"
 #include "pgfunnel/proxy/cancel.hpp"
+#include "pgfunnel/proxy/connection_registry.hpp"
 #include "pgfunnel/proxy/credentials.hpp"
 
 namespace pgfunnel::proxy {
@@ -24,22 +26,37 @@ struct error_counters {
 
 struct proxy_context {
   proxy_context(net::asio::io_context& io, std::shared_ptr<const config::settings> s)
-      : io(io), settings(std::move(s)), credentials(*settings), pools(io) {}
+      : io(io), settings_(s), credentials_(std::make_shared<const credential_store>(*s)), pools(io) {}
+
+  // The configuration in force: a snapshot, replaced whole by a reload (any thread may read it;
+  // hold the pointer for as long as the values must stay consistent).
+  std::shared_ptr<const config::settings> settings() const { return settings_.load(); }
+  std::shared_ptr<const credential_store> credentials() const { return credentials_.load(); }
+  // Applies a reloaded configuration: settings, credentials, every pool's limits and timeouts.
+  void replace_settings(std::shared_ptr<const config::settings> s);
 
   net::asio::io_context& io;
-  std::shared_ptr<const config::settings> settings;
-  credential_store credentials;
   pool::registry pools;
   cancel_registry cancels;
+  connection_registry clients;  // pooled clients past login, for the admin console
 
   std::atomic<unsigned> pooled_clients{0};  // logged in or logging in, pooled listener
   std::atomic<unsigned> direct_clients{0};
   std::atomic<std::uint64_t> next_client_id{0};
   error_counters errors;
+  // Set once a shutdown began: /readyz reports unready, new transactions may be held.
+  std::atomic<bool> draining{false};
+  // Hooks the process sets (app.cpp) for the admin console's RELOAD and SHUTDOWN.
+  std::function<void()> reload_requested;
+  std::function<void()> shutdown_requested;
 
   pool::pool_settings pool_settings() const;
   // The upstream login for a pool of `user` on `database`.
   pool::server_login server_login_for(const std::string& database, const std::string& user) const;
+
+ private:
+  std::atomic<std::shared_ptr<const config::settings>> settings_;
+  std::atomic<std::shared_ptr<const credential_store>> credentials_;
 };
 
 }  // namespace pgfunnel::proxy

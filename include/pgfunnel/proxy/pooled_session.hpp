@@ -30,6 +30,8 @@ enum class close_reason {
   pool_timeout,      // query_wait_timeout
   upstream_error,    // no server could be logged in
   too_many_clients,  // max_client_conn
+  idle_timeout,      // client_idle_timeout
+  idle_transaction_timeout,
 };
 std::string_view to_string(close_reason reason) noexcept;
 
@@ -43,6 +45,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
  private:
   // login and welcome
   net::awaitable<bool> login();
+  net::awaitable<bool> login_steps();
   std::string welcome_messages() const;
 
   // one transaction: lease, parameter sync, relay, release
@@ -76,6 +79,11 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   net::awaitable<void> unlock_advisory_locks();
   void set_pinned(bool pinned);
   void end_lease_statements();
+  // Timeouts: a NOTICE while waiting for a server, cancelling a request that runs too long.
+  void start_wait_notice(std::shared_ptr<bool> waiting);
+  void start_query_watchdog();
+  net::awaitable<bool> server_passes_check(pool::server_connection& server);
+  net::awaitable<void> query_timed_out();
   void release_server();
   // Between transactions: nothing owed either way, no half message in either buffer.
   bool at_transaction_boundary() const;
@@ -97,6 +105,8 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::shared_ptr<cancel_target> cancel_;
   protocol::backend_key_data cancel_key_{};
   bool counted_ = false;
+  client_entry entry_;  // in context_.clients from login to the end: SHOW CLIENTS, KILL_CLIENT
+  bool console_ = false;  // logged in to the admin console (database pgbouncer), not a pool
 
   // Lease state: valid between acquire and release.
   pool::server_connection* server_ = nullptr;
@@ -128,6 +138,10 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   bool advisory_check_due_ = false;  // a statement named an advisory lock function
   bool pinned_ = false;              // the server holds this client's advisory locks: no release
   std::optional<net::clock::time_point> busy_since_;  // a request is out on the server (query_time)
+  std::uint64_t lease_number_ = 0;                    // tells the query_timeout watchdog its lease ended
+  std::optional<net::clock::time_point> cancelled_at_;  // the request query_timeout cancelled
+  std::optional<net::clock::time_point> idle_in_transaction_since_;  // last ReadyForQuery in a transaction
+  std::unique_ptr<net::asio::steady_timer> idle_timer_;  // client_idle_timeout / idle_transaction_timeout
 
   bool ended_ = false;
   close_reason reason_ = close_reason::client_closed;

@@ -204,7 +204,7 @@ TEST(Yaml, UnknownKeysSuggestTheNearest) {
 
 TEST(Yaml, WrongShapes) {
   EXPECT_THAT(messages(load_yaml("listen: 127.0.0.1:6432\n")),
-              ElementsAre("test.yaml:1: listen: expected a mapping with keys direct, pooled, got a value"));
+              ElementsAre("test.yaml:1: listen: expected a mapping with keys direct, http, pooled, got a value"));
   EXPECT_THAT(messages(load_yaml("pool_size:\n  a: 1\n")),
               ElementsAre("test.yaml:1: pool_size: expected N, got a mapping"));
   EXPECT_THAT(messages(load_yaml("users: {name: a}\n")),
