@@ -76,6 +76,9 @@ class shutdown_control {
     started_ = true;
     what_ = what;
     context_.draining = true;
+    // SIGINT is PgBouncer's PAUSE + SHUTDOWN: no new transaction starts, so servers come free.
+    if (what == wait_for::servers)
+      for (const auto& p : context_.pools.all()) p->pause();
     for (auto& a : acceptors_) {
       boost::system::error_code ignored;
       a->close(ignored);
@@ -154,6 +157,15 @@ void watch_signals(asio::signal_set& signals, proxy::proxy_context& context, shu
         log::info("SIGQUIT: exiting now");
         shutdown.stop_now();
         return;
+      case SIGUSR1:
+        // As PgBouncer's PAUSE: running transactions finish, new ones wait for SIGUSR2.
+        log::info("SIGUSR1: pausing every pool");
+        for (const auto& p : context.pools.all()) p->pause();
+        break;
+      case SIGUSR2:
+        log::info("SIGUSR2: resuming every pool");
+        for (const auto& p : context.pools.all()) p->resume();
+        break;
       default:
         break;
     }
@@ -226,6 +238,8 @@ int run(std::shared_ptr<const config::settings> settings, config_source reload_s
   };
   asio::signal_set signals(control, SIGINT, SIGTERM, SIGQUIT);
   signals.add(SIGHUP);
+  signals.add(SIGUSR1);
+  signals.add(SIGUSR2);
   watch_signals(signals, *context, shutdown, reload_source);
 
   std::vector<std::thread> threads;

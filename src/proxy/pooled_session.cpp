@@ -359,7 +359,6 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   end_lease_statements();
   release_server();
   const auto held = std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - leased_at);
-  ++stats.xact_count;
   ++stats.server_assignments;
   stats.xact_time_us += static_cast<std::uint64_t>(held.count());
   stats.xact_time.observe(held);

@@ -75,6 +75,9 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
       idle_in_transaction_since_.reset();
     auto& stats = pool_->stats();
     ++stats.query_count;
+    // A ReadyForQuery that says idle ends a transaction (an explicit one, or a request's implicit
+    // one); a lease may carry several when the client pipelines its next BEGIN.
+    if (status == protocol::transaction_status::idle) ++stats.xact_count;
     if (tracker_.owed_ready_for_query() == 0 && busy_since_) {
       stats.query_time_us += static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - *busy_since_).count());

@@ -1,4 +1,5 @@
 // Integration: reload (SIGHUP) and shutdown signals — live pool size, bad files kept out, SIGTERM/SIGINT drains.
+#include <atomic>
 #include <csignal>
 #include <chrono>
 #include <fstream>
@@ -169,6 +170,26 @@ TEST(Shutdown, TimeoutAndSecondSignalEndTheWait) {
     funnel.signal(SIGQUIT);
     EXPECT_NE(funnel.wait_exit(15000), -1) << "SIGQUIT did not exit at once";
   }
+}
+
+// SIGUSR1 pauses every pool (new transactions wait), SIGUSR2 resumes them.
+TEST(Signals, Sigusr1PausesAndSigusr2Resumes) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--pool-size", "2"});
+  pq_conn c(funnel.pooled_conninfo());
+  ASSERT_EQ(c.value("SELECT 1"), "1");  // the pool exists
+  funnel.signal(SIGUSR1);
+  ASSERT_TRUE(funnel.wait_for_log("SIGUSR1: pausing every pool")) << funnel.log();
+  std::atomic<bool> done{false};
+  std::string got;
+  std::thread t([&] {
+    got = c.value("SELECT 'after resume'");
+    done = true;
+  });
+  std::this_thread::sleep_for(500ms);
+  EXPECT_FALSE(done.load()) << "a transaction ran while the pool was paused";
+  funnel.signal(SIGUSR2);
+  t.join();
+  EXPECT_EQ(got, "after resume");
 }
 
 }  // namespace
