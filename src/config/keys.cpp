@@ -228,6 +228,12 @@ std::vector<key_info> build_table() {
   t.push_back(duration_key<&settings::shutdown_timeout>(
       "shutdown_timeout", "30s", reloads,
       "Longest a SIGINT/SIGTERM shutdown waits for servers or clients before exiting; 0 = no limit"));
+  t.push_back(choice_key<&settings::log_connections>(
+      "log_connections", "on|off", {{"on", true}, {"off", false}}, "on", reloads,
+      "One info line per client login and close (duration, transactions, bytes, reason)"));
+  t.push_back(count_key<&settings::churn_warning_rate>(
+      "churn_warning_rate", 0, 1'000'000, "10", reloads,
+      "Warn when one application_name opens more connections per second than this (10 s average); 0 = off"));
   t.push_back(choice_key<&settings::log_level>(
       "log.level", "LEVEL",
       {{"trace", "trace"}, {"debug", "debug"}, {"info", "info"}, {"warn", "warn"}, {"error", "error"},

@@ -25,8 +25,13 @@ std::string password_failed(std::string_view user) {
 
 net::awaitable<bool> fail(net::tcp::socket& socket, log::conn_id id, std::string_view sqlstate, std::string message,
                           std::string_view why) {
-  log::warn(id, "login failed: {}{}{}", message, why.empty() ? "" : " - ", why);
-  co_await send_error(socket, {"FATAL", sqlstate, message});
+  net::error_code ec;
+  const auto remote = socket.remote_endpoint(ec);
+  const std::string from = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+  log::warn(id, "login failed from {}: {}{}{}", from, message, why.empty() ? "" : " - ", why);
+  // The client id in DETAIL lets an app log it next to its request, to find this line.
+  const std::string detail = fmt::format("pgfunnel client {}", log::to_string(id));
+  co_await send_error(socket, {"FATAL", sqlstate, message, detail});
   co_return false;
 }
 

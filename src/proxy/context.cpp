@@ -34,6 +34,7 @@ pool::server_login proxy_context::server_login_for(const std::string& database, 
 
 void proxy_context::replace_settings(std::shared_ptr<const config::settings> s) {
   credentials_.store(std::make_shared<const credential_store>(*s));
+  churn.set_rate(s->churn_warning_rate);
   settings_.store(std::move(s));
   const auto p = pool_settings();
   for (const auto& pool : pools.all()) pool->apply_settings(p);

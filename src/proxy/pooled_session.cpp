@@ -75,8 +75,29 @@ pooled_session::~pooled_session() {
   if (cancel_) context_.cancels.remove(cancel_key_);
 }
 
+// 53300 from PostgreSQL (too many connections) is an exhaustion event: rate-limited, its own words.
+void pooled_session::log_upstream_failure(const pool::server_error& error) {
+  if (error.sqlstate == "53300") {
+    if (const auto folded = context_.upstream_refused_log.allow(log::steady::now()))
+      log::warn(id_, "upstream out of connections: PostgreSQL refused a server login with 53300 ({}){}",
+                where(), *folded > 0 ? fmt::format("; {} more since the last warning", *folded) : std::string());
+    return;
+  }
+  log::warn(id_, "no server for {}: {} ({})", where(), error.message, error.sqlstate);
+}
+
+std::string pooled_session::where() const {
+  const std::string* app = params_.find("application_name");
+  return fmt::format("pool {}/{}, application_name '{}', from {}", database_, user_, app != nullptr ? *app : "", peer_);
+}
+
 asio::awaitable<void> pooled_session::run() {
   net::set_socket_options(client_);
+  {
+    error_code ec;
+    const auto remote = client_.remote_endpoint(ec);
+    peer_ = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
+  }
   const bool logged_in = co_await login();
   if (!logged_in) co_return;
   if (console_) {
@@ -128,6 +149,7 @@ asio::awaitable<void> pooled_session::run() {
       }
       // The relay counts what it reads during a lease; a transaction's first bytes arrive here.
       pool_->stats().bytes_received += pending;
+      bytes_in_ += pending;
     }
     // A lone Terminate needs no server; nor does a client KILL_CLIENT ended whose request won
     // the race with the EOF it was given.
@@ -154,7 +176,13 @@ asio::awaitable<void> pooled_session::run() {
     log::info(id_, "client killed by an admin command");
     co_await send_error(client_, {"FATAL", "57P01", "terminating connection due to administrator command"});
   }
-  log::debug(id_, "client session closed: {}", to_string(reason_));
+  if (logged_in_ && context_.settings()->log_connections) {
+    const double seconds = std::chrono::duration<double>(net::clock::now() - connected_at_).count();
+    log::info(id_, "closed: {} after {:.1f} s, {} transactions, {} bytes in, {} bytes out ({})", to_string(reason_),
+              seconds, transactions_, bytes_in_, bytes_out_, where());
+  } else {
+    log::debug(id_, "client session closed: {}", to_string(reason_));
+  }
 }
 
 // client_login_timeout covers the whole login (startup packet, authentication, first server
@@ -197,8 +225,10 @@ asio::awaitable<bool> pooled_session::login_steps() {
   counted_ = true;
   if (++context_.pooled_clients > context_.settings()->max_client_conn) {
     ++context_.errors.max_client_conn;
-    log::warn(id_, "no more connections allowed (max_client_conn {}) from {}", context_.settings()->max_client_conn,
-              client_.remote_endpoint().address().to_string());
+    if (const auto folded = context_.max_client_conn_log.allow(log::steady::now()))
+      log::warn(id_, "too many clients: refused {} (max_client_conn {} reached){}", peer_,
+                context_.settings()->max_client_conn,
+                *folded > 0 ? fmt::format("; {} more refused since the last warning", *folded) : std::string());
     co_await send_error(client_, {"FATAL", "53300", "no more connections allowed (max_client_conn)"});
     end(close_reason::too_many_clients);
     co_return false;
@@ -242,7 +272,7 @@ asio::awaitable<bool> pooled_session::login_steps() {
   pool::server_error error;
   if (!co_await pool_->wait_for_defaults(error)) {
     ++(error.sqlstate == "53300" ? context_.errors.upstream_refused : context_.errors.upstream_error);
-    log::warn(id_, "login to pool {} failed upstream: {} ({})", pool_->name(), error.message, error.sqlstate);
+    log_upstream_failure(error);
     co_await send_error(client_, {"FATAL", error.sqlstate, error.message, error.detail});
     end(close_reason::upstream_error);
     co_return false;
@@ -261,8 +291,16 @@ asio::awaitable<bool> pooled_session::login_steps() {
     end(close_reason::client_closed);
     co_return false;
   }
-  log::debug(id_, "client logged in as {} to {} from {}", user_, database_,
-             client_.remote_endpoint().address().to_string());
+  logged_in_ = true;
+  if (context_.settings()->log_connections)
+    log::info(id_, "login: {}@{} from {}, application_name '{}'", user_, database_, peer_,
+              entry_.application_name);
+  if (const auto seen = context_.churn.on_connect(entry_.application_name, log::steady::now()))
+    log::warn(id_,
+              "connection churn: application_name '{}' opened {} connections in the last 10 s (churn_warning_rate "
+              "{}/s). Its database client is probably created per request instead of once per instance: create "
+              "the pool/client outside the request handler",
+              entry_.application_name, *seen, context_.settings()->churn_warning_rate);
   co_return true;
 }
 
@@ -304,7 +342,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   if (lease.server == nullptr) {
     if (lease.failure == pool::acquire_failure::wait_timeout) co_return outcome::rejected;
     ++(lease.error.sqlstate == "53300" ? context_.errors.upstream_refused : context_.errors.upstream_error);
-    log::warn(id_, "no server for pool {}: {} ({})", pool_->name(), lease.error.message, lease.error.sqlstate);
+    log_upstream_failure(lease.error);
     // Named locals, not temporaries in the co_await expression (g++ 12 destroys a conditional's
     // temporary twice there).
     const std::string sqlstate = lease.error.sqlstate.empty() ? std::string("08006") : lease.error.sqlstate;
@@ -380,9 +418,13 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
 asio::awaitable<std::size_t> pooled_session::reject_request(std::size_t have) {
   ++context_.errors.pool_timeout;
   const auto c = pool_->counts();
-  const auto& s = pool_->settings();
-  log::warn(id_, "query_wait_timeout: no server for pool {} within {} ms (pool_size {}, {} active, {} waiting)",
-            pool_->name(), s.query_wait_timeout.count(), s.limits.pool_size, c.active, c.waiting);
+  const auto s = pool_->settings();
+  if (const auto folded = context_.pool_timeout_log.allow(log::steady::now()))
+    log::warn(id_,
+              "pool exhausted: query_wait_timeout, no server within {} ms (pool_size {}, {} active, {} waiting; "
+              "{}){}",
+              s.query_wait_timeout.count(), s.limits.pool_size, c.active, c.waiting, where(),
+              *folded > 0 ? fmt::format("; {} more timed out since the last warning", *folded) : std::string());
   // Find the end of the first request: the server would skip to its Sync (or answer the Query).
   protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::frontend, context_.settings()->max_message_size);
   std::size_t end_of_request = 0;

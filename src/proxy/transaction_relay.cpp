@@ -77,7 +77,10 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
     ++stats.query_count;
     // A ReadyForQuery that says idle ends a transaction (an explicit one, or a request's implicit
     // one); a lease may carry several when the client pipelines its next BEGIN.
-    if (status == protocol::transaction_status::idle) ++stats.xact_count;
+    if (status == protocol::transaction_status::idle) {
+      ++stats.xact_count;
+      ++transactions_;
+    }
     if (tracker_.owed_ready_for_query() == 0 && busy_since_) {
       stats.query_time_us += static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - *busy_since_).count());
@@ -179,7 +182,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
       out.start(protocol::byte_span(base, in_have_));
       auto r = client_scan_.scan(protocol::byte_span(base, in_have_), visitor);
       if (r.ec) {
-        log::warn(log::conn_ids{id_, server_->id}, "invalid message from client: {}", r.ec.message());
+        log::warn(log::conn_ids{id_, server_->id}, "invalid message from client: {} ({})", r.ec.message(), where());
         std::string err;
         protocol::encode_error_response(
             err, {"FATAL", "08P01", fmt::format("invalid frontend message: {}", r.ec.message())});
@@ -319,6 +322,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
     }
     in_have_ += n;
     pool_->stats().bytes_received += n;
+    bytes_in_ += n;
   }
   if (client_gone_ && !server_broken_) co_await clean_up_after_client();
 }
@@ -427,7 +431,8 @@ asio::awaitable<void> pooled_session::server_to_client() {
       // A cancelled read is the other half saying "done" (cleanup finished, or
       // it released the server); anything else is a loss.
       if (!(ec == asio::error::operation_aborted && (client_gone_ || releasing_))) {
-        if (!client_gone_) log::warn(log::conn_ids{id_, server_->id}, "server connection failed: {}", ec.message());
+        if (!client_gone_)
+          log::warn(log::conn_ids{id_, server_->id}, "server connection failed: {} ({})", ec.message(), where());
         server_broken_ = true;
       }
       break;
@@ -467,6 +472,7 @@ asio::awaitable<void> pooled_session::server_to_client() {
     }
     const std::string_view to_client = out.finish(r.forward);
     pool_->stats().bytes_sent += to_client.size();
+    bytes_out_ += to_client.size();
     if (!to_client.empty() && !client_gone_ && co_await write_client(to_client)) {
       client_gone_ = true;
       client_write_failed_ = true;

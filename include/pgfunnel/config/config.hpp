@@ -94,6 +94,8 @@ struct settings {
   std::string server_check_query = "select 1";                   // reload
   duration server_login_retry = duration::zero();                // reload; 0 = every client tries
 
+  bool log_connections = true;                             // reload
+  unsigned churn_warning_rate = 10;                        // reload; connections/s per application_name, 0 = off
   std::string log_level = "info";                          // reload
   log_format log_fmt = log_format::text;                   // restart
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "pgfunnel/config/config.hpp"
+#include "pgfunnel/log/rate_limits.hpp"
 #include "pgfunnel/net/asio.hpp"
 #include "pgfunnel/pool/registry.hpp"
 #include "pgfunnel/proxy/cancel.hpp"
@@ -26,7 +27,9 @@ struct error_counters {
 
 struct proxy_context {
   proxy_context(net::asio::io_context& io, std::shared_ptr<const config::settings> s)
-      : io(io), settings_(s), credentials_(std::make_shared<const credential_store>(*s)), pools(io) {}
+      : io(io), settings_(s), credentials_(std::make_shared<const credential_store>(*s)), pools(io) {
+    churn.set_rate(s->churn_warning_rate);
+  }
 
   // The configuration in force: a snapshot, replaced whole by a reload (any thread may read it;
   // hold the pointer for as long as the values must stay consistent).
@@ -44,6 +47,11 @@ struct proxy_context {
   std::atomic<unsigned> direct_clients{0};
   std::atomic<std::uint64_t> next_client_id{0};
   error_counters errors;
+  // Exhaustion warnings, one line per kind per 10 s; the churn warning per application_name.
+  log::rate_limiter pool_timeout_log;
+  log::rate_limiter max_client_conn_log;
+  log::rate_limiter upstream_refused_log;
+  log::churn_detector churn;
   // Set once a shutdown began: /readyz reports unready, new transactions may be held.
   std::atomic<bool> draining{false};
   // Hooks the process sets (app.cpp) for the admin console's RELOAD and SHUTDOWN.

@@ -88,6 +88,9 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   // Between transactions: nothing owed either way, no half message in either buffer.
   bool at_transaction_boundary() const;
   bool server_reusable() const;
+  // "pool db/user, application_name 'x', from 10.0.0.5:51234": what every warning about this client names.
+  std::string where() const;
+  void log_upstream_failure(const pool::server_error& error);
   void end(close_reason reason) { if (!ended_) { ended_ = true; reason_ = reason; } }
 
   net::tcp::socket client_;
@@ -105,6 +108,12 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::shared_ptr<cancel_target> cancel_;
   protocol::backend_key_data cancel_key_{};
   bool counted_ = false;
+  bool logged_in_ = false;
+  std::string peer_;  // the client's address:port
+  net::clock::time_point connected_at_ = net::clock::now();
+  std::uint64_t transactions_ = 0;  // for the close line (log_connections)
+  std::uint64_t bytes_in_ = 0;
+  std::uint64_t bytes_out_ = 0;
   client_entry entry_;  // in context_.clients from login to the end: SHOW CLIENTS, KILL_CLIENT
   bool console_ = false;  // logged in to the admin console (database pgbouncer), not a pool
 
