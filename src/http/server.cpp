@@ -287,13 +287,15 @@ net::awaitable<void> serve(net::tcp::socket socket, std::shared_ptr<server::stat
 }
 
 net::awaitable<void> accept_http(std::shared_ptr<server::state> s) {
-  co_await net::accept_loop(
-      s->acceptor, s->io,
-      [s](net::tcp::socket socket) {
-        auto executor = socket.get_executor();
-        asio::co_spawn(executor, serve(std::move(socket), s), asio::detached);
-      },
-      "http", s->strand_per_session);
+  // A named local, not a temporary inside the co_await expression: g++ 12 destroys such
+  // temporaries twice when the coroutine is torn down (here: at exit, the shared_ptr it captures).
+  net::session_starter on_accept = [s](net::tcp::socket socket) {
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, serve(std::move(socket), s), asio::detached);
+  };
+  std::string name = "http";
+  const bool strand_per_session = s->strand_per_session;
+  co_await net::accept_loop(s->acceptor, s->io, std::move(on_accept), std::move(name), strand_per_session);
 }
 
 }  // namespace

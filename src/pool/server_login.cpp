@@ -2,6 +2,9 @@
 #include <array>
 #include <charconv>
 
+#include <openssl/crypto.h>
+
+#include "pgfunnel/auth/errc.hpp"
 #include "pgfunnel/auth/md5.hpp"
 #include "pgfunnel/auth/scram_client.hpp"
 #include "pgfunnel/net/io.hpp"
@@ -29,31 +32,59 @@ error_code protocol_failure(server_error& error, std::string message) {
   return make_error_code(boost::system::errc::protocol_error);
 }
 
-// Answers one AuthenticationRequest; `scram` lives across the SASL round trips.
+// A login that cannot succeed with what pgfunnel holds for the user. 28P01, as PostgreSQL answers a
+// wrong secret, rather than 08006: it is a credentials problem that no retry or reconnect fixes
+// (drivers and operators read class 08 as a transient network failure).
+error_code credentials_failure(server_error& error, std::string message) {
+  error.sqlstate = "28P01";
+  error.message = std::move(message);
+  return make_error_code(boost::system::errc::permission_denied);
+}
+
+// md5 and cleartext need the password itself; a ClientKey cannot stand in for it.
+error_code no_password(server_error& error, const server_login& login, std::string_view method) {
+  if (!login.scram_keys) return protocol_failure(error, "server asked for a password and none is configured");
+  return credentials_failure(
+      error, fmt::format("the upstream asks for {} password for user \"{}\", but pgfunnel has only a SCRAM verifier "
+                         "for it (no password to send): use scram-sha-256 for this user upstream, or configure its "
+                         "password",
+                         method, login.user));
+}
+
+// Answers one AuthenticationRequest; `scram` lives across the SASL round trips. `keys` are the
+// passthrough keys, used for SCRAM when there is no password.
 error_code answer_authentication(const protocol::authentication& request, const server_login& login,
+                                 const std::optional<auth::scram_client_keys>& keys,
                                  std::unique_ptr<auth::scram_client>& scram, std::string& out, server_error& error) {
   using protocol::auth_request;
   switch (request.type) {
     case auth_request::ok:
       return {};
     case auth_request::cleartext_password:
-      if (login.password.empty()) return protocol_failure(error, "server asked for a password and none is configured");
+      if (login.password.empty()) return no_password(error, login, "a cleartext");
       protocol::encode_password_message(out, login.password);
       return {};
     case auth_request::md5_password: {
-      if (login.password.empty()) return protocol_failure(error, "server asked for a password and none is configured");
+      if (login.password.empty()) return no_password(error, login, "an md5");
       auth::md5_salt salt{};
       std::copy(request.data.begin(), request.data.end(), salt.begin());
       protocol::encode_password_message(out, auth::md5_response(login.user, login.password, salt));
       return {};
     }
     case auth_request::sasl: {
-      if (login.password.empty()) return protocol_failure(error, "server asked for a password and none is configured");
+      if (login.password.empty() && !keys) {
+        if (!login.scram_keys) return protocol_failure(error, "server asked for a password and none is configured");
+        return credentials_failure(
+            error, fmt::format("pgfunnel has only a SCRAM verifier for user \"{}\" and no client has logged in with it "
+                               "since it was configured, so there is no key to log in upstream with",
+                               login.user));
+      }
       std::vector<std::string_view> offered_views;
       if (auto ec = protocol::decode_sasl_mechanisms(request.data, offered_views))
         return protocol_failure(error, "malformed SASL mechanism list from server");
       std::vector<std::string> offered(offered_views.begin(), offered_views.end());
-      scram = std::make_unique<auth::scram_client>(login.user, login.password);
+      scram = login.password.empty() ? std::make_unique<auth::scram_client>(login.user, *keys)
+                                     : std::make_unique<auth::scram_client>(login.user, login.password);
       std::string mechanism, first;
       if (auto ec = scram->select_mechanism(offered, mechanism))
         return protocol_failure(error, "server offers no SASL mechanism pgfunnel supports");
@@ -64,8 +95,14 @@ error_code answer_authentication(const protocol::authentication& request, const 
     case auth_request::sasl_continue: {
       if (!scram) return protocol_failure(error, "SASL continue without SASL");
       std::string final_message;
-      if (auto ec = scram->handle_server_first(as_view(request.data), final_message))
+      if (auto ec = scram->handle_server_first(as_view(request.data), final_message)) {
+        if (ec == auth::errc::passthrough_mismatch)
+          return credentials_failure(
+              error, fmt::format("the upstream's SCRAM verifier for user \"{}\" differs from pgfunnel's "
+                                 "(salt/iterations): copy it from pg_authid.rolpassword",
+                                 login.user));
         return protocol_failure(error, fmt::format("SCRAM exchange with server failed: {}", ec.message()));
+      }
       protocol::encode_sasl_response(out, final_message);
       return {};
     }
@@ -108,6 +145,16 @@ net::awaitable<error_code> connect_and_login(server_connection& server, const se
   protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, 1u << 20);
   std::string buffer;
   std::unique_ptr<auth::scram_client> scram;
+  // Looked up once per login: the same keys throughout the exchange.
+  std::optional<auth::scram_client_keys> keys =
+      login.password.empty() && login.scram_keys ? login.scram_keys() : std::nullopt;
+  // A ClientKey is as good as the password: wipe this copy however the login ends.
+  struct key_wiper {
+    std::optional<auth::scram_client_keys>& keys;
+    ~key_wiper() {
+      if (keys) OPENSSL_cleanse(keys->client_key.data(), keys->client_key.size());
+    }
+  } wiper{keys};
   for (;;) {
     protocol::frame msg;
     if (auto ec = co_await net::read_message(server.socket, reader, buffer, msg)) {
@@ -121,7 +168,7 @@ net::awaitable<error_code> connect_and_login(server_connection& server, const se
         if (protocol::decode_authentication(msg.body, request))
           co_return protocol_failure(error, "malformed authentication request from server");
         out.clear();
-        if (auto ec = answer_authentication(request, login, scram, out, error)) co_return ec;
+        if (auto ec = answer_authentication(request, login, keys, scram, out, error)) co_return ec;
         if (!out.empty())
           if (auto ec = co_await net::write_all(server.socket, out)) co_return network_failure(error, login, "write to", ec);
         break;

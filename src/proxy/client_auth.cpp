@@ -69,7 +69,16 @@ auth::scram_verifier mock_verifier(std::string_view user) {
   return v;
 }
 
-net::awaitable<bool> scram_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user, log::conn_id id) {
+// Key passthrough: for a user pgfunnel knows only by verifier, the ClientKey a client just proved is
+// what pgfunnel logs in upstream with (there is no password to send).
+void remember_passthrough_key(proxy_context& context, const credential* cred, std::string_view user,
+                              const auth::scram_key& client_key) {
+  if (cred != nullptr && cred->password.empty() && cred->verifier)
+    context.scram_keys.remember(user, *cred->verifier, client_key);
+}
+
+net::awaitable<bool> scram_exchange(net::tcp::socket& socket, proxy_context& context, const credential* cred,
+                                    std::string_view user, log::conn_id id) {
   // An unknown user (or one without a usable verifier) goes through the same exchange against a
   // made-up verifier and fails at the proof, so a client cannot tell whether the user exists.
   auth::scram_verifier verifier;
@@ -110,6 +119,7 @@ net::awaitable<bool> scram_exchange(net::tcp::socket& socket, const credential* 
     co_return co_await fail(socket, id, "08P01", fmt::format("malformed SCRAM message: {}", ec.message()), "");
   }
   if (mock) co_return co_await fail(socket, id, "28P01", password_failed(user), "no such user");
+  if (const auto key = server.client_key()) remember_passthrough_key(context, cred, user, *key);
   out.clear();
   protocol::encode_authentication_sasl_final(out, server_final);
   co_return !(co_await net::write_all(socket, out));
@@ -141,29 +151,33 @@ net::awaitable<bool> md5_exchange(net::tcp::socket& socket, const credential* cr
   co_return true;
 }
 
-bool cleartext_matches(const credential& cred, std::string_view given) {
+// For a verifier-only user a match also yields the ClientKey, for key passthrough upstream.
+bool cleartext_matches(proxy_context& context, const credential& cred, std::string_view user, std::string_view given) {
   if (!cred.password.empty())
     return cred.password.size() == given.size() && CRYPTO_memcmp(cred.password.data(), given.data(), given.size()) == 0;
   if (!cred.verifier) return false;
-  auth::scram_verifier derived;
-  if (auth::make_scram_verifier(given, cred.verifier->salt, cred.verifier->iterations, derived)) return false;
-  return auth::keys_equal(derived.stored_key, cred.verifier->stored_key);
+  auth::scram_keys derived;
+  if (auth::scram_derive_keys(given, cred.verifier->salt, cred.verifier->iterations, derived)) return false;
+  const bool match = auth::keys_equal(derived.stored_key, cred.verifier->stored_key);
+  if (match) remember_passthrough_key(context, &cred, user, derived.client_key);
+  OPENSSL_cleanse(&derived, sizeof derived);
+  return match;
 }
 
-net::awaitable<bool> cleartext_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user,
-                                        log::conn_id id) {
+net::awaitable<bool> cleartext_exchange(net::tcp::socket& socket, proxy_context& context, const credential* cred,
+                                        std::string_view user, log::conn_id id) {
   std::string request, buffer;
   protocol::encode_authentication_cleartext_password(request);
   std::string_view given;
   if (!co_await ask_for_password(socket, request, id, buffer, given)) co_return false;
-  if (cred == nullptr || !cleartext_matches(*cred, given))
+  if (cred == nullptr || !cleartext_matches(context, *cred, user, given))
     co_return co_await fail(socket, id, "28P01", password_failed(user), cred == nullptr ? "no such user" : "wrong password");
   co_return true;
 }
 
 }  // namespace
 
-net::awaitable<bool> authenticate_client(net::tcp::socket& socket, const proxy_context& context, std::string_view user,
+net::awaitable<bool> authenticate_client(net::tcp::socket& socket, proxy_context& context, std::string_view user,
                                          bool loopback_listener, log::conn_id id) {
   const auto method = context.settings()->auth_type;
   // Held for the whole exchange: a reload may replace the store meanwhile.
@@ -179,11 +193,11 @@ net::awaitable<bool> authenticate_client(net::tcp::socket& socket, const proxy_c
     case config::auth_method::md5:
       // As PostgreSQL: a user whose secret is only a SCRAM verifier is asked for SCRAM instead.
       if (cred == nullptr || !cred->password.empty()) co_return co_await md5_exchange(socket, cred, user, id);
-      co_return co_await scram_exchange(socket, cred, user, id);
+      co_return co_await scram_exchange(socket, context, cred, user, id);
     case config::auth_method::password:
-      co_return co_await cleartext_exchange(socket, cred, user, id);
+      co_return co_await cleartext_exchange(socket, context, cred, user, id);
     default:
-      co_return co_await scram_exchange(socket, cred, user, id);
+      co_return co_await scram_exchange(socket, context, cred, user, id);
   }
 }
 

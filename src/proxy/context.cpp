@@ -28,12 +28,29 @@ pool::server_login proxy_context::server_login_for(const std::string& database, 
   login.database = database;
   login.sslmode = up.sslmode();
   const auto store = credentials();
-  if (const credential* c = store->find(user); c != nullptr) login.password = c->password;
+  const credential* c = store->find(user);
+  if (c != nullptr) login.password = c->password;
+  if (c != nullptr && c->password.empty() && c->verifier) {
+    // Looked up at each server login, in the credentials then in force: a reload may have replaced
+    // the verifier, and the key must come from the one clients are checked against now.
+    login.scram_keys = [this, user]() -> std::optional<auth::scram_client_keys> {
+      const auto current = credentials();
+      const credential* now = current->find(user);
+      if (now == nullptr || !now->password.empty() || !now->verifier) return std::nullopt;
+      return scram_keys.find(user, *now->verifier);
+    };
+  }
   return login;
 }
 
 void proxy_context::replace_settings(std::shared_ptr<const config::settings> s) {
-  credentials_.store(std::make_shared<const credential_store>(*s));
+  auto store = std::make_shared<const credential_store>(*s);
+  // Keys proved against a verifier that is no longer configured are useless now: drop them.
+  scram_keys.prune([&](std::string_view user, const auth::scram_verifier& v) {
+    const credential* c = store->find(user);
+    return c != nullptr && c->password.empty() && c->verifier && *c->verifier == v;
+  });
+  credentials_.store(std::move(store));
   churn.set_rate(s->churn_warning_rate);
   settings_.store(std::move(s));
   const auto p = pool_settings();

@@ -308,7 +308,9 @@ asio::awaitable<void> pooled_session::client_to_server() {
       std::tie(wec) = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
     }
     if (releasing_ || server_broken_) co_return;
-    if (wec) {
+    // KILL_CLIENT shuts the socket's read side, but Linux still delivers what was already on its
+    // way: the flag, not the EOF, decides that nothing more is relayed.
+    if (wec || entry_.killed.load(std::memory_order_relaxed)) {
       client_gone_ = true;
       break;
     }

@@ -115,6 +115,10 @@ std::string log_excerpt(const std::string& log, size_t tail_lines) {
 }
 
 int upstream_connections(pid_t pid, std::uint16_t port) {
+  return static_cast<int>(upstream_sockets(pid, port).size());
+}
+
+std::set<unsigned long> upstream_sockets(pid_t pid, std::uint16_t port) {
   const std::string proc = "/proc/" + std::to_string(pid);
   std::set<unsigned long> inodes;
   if (DIR* dir = ::opendir((proc + "/fd").c_str())) {
@@ -126,7 +130,7 @@ int upstream_connections(pid_t pid, std::uint16_t port) {
     }
     ::closedir(dir);
   }
-  int n = 0;
+  std::set<unsigned long> found;
   std::ifstream tcp(proc + "/net/tcp");
   std::string line;
   std::getline(tcp, line);  // header
@@ -138,16 +142,20 @@ int upstream_connections(pid_t pid, std::uint16_t port) {
     f >> sl >> local >> remote >> state >> queues >> timer >> retransmits >> uid >> timeout >> inode;
     const auto colon = remote.find(':');
     if (colon == std::string::npos || state != "01") continue;  // 01 = ESTABLISHED
-    if (std::stoul(remote.substr(colon + 1), nullptr, 16) == port && inodes.count(inode) != 0) ++n;
+    if (std::stoul(remote.substr(colon + 1), nullptr, 16) == port && inodes.count(inode) != 0) found.insert(inode);
   }
-  return n;
+  return found;
 }
 
 upstream_sampler::upstream_sampler(pid_t pid, std::uint16_t port)
     : thread_([this, pid, port] {
+        std::set<unsigned long> previous;
         do {
-          const int n = upstream_connections(pid, port);
-          if (n > max_) max_ = n;
+          const std::set<unsigned long> now = upstream_sockets(pid, port);
+          int lasting = 0;
+          for (unsigned long inode : now) lasting += previous.count(inode) != 0 ? 1 : 0;
+          if (lasting > max_) max_ = lasting;
+          previous = now;
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         } while (!stop_);
       }) {}

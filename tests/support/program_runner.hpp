@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <set>
 #include <string>
 #include <sys/types.h>
 #include <thread>
@@ -37,8 +38,12 @@ std::string log_excerpt(const std::string& log, size_t tail_lines = 150);
 // The established TCP connections `pid` holds to `port` on 127.0.0.1 (its socket inodes matched
 // against /proc/<pid>/net/tcp): pgfunnel's own server connections, never the fixture's.
 int upstream_connections(pid_t pid, std::uint16_t port);
+// The same connections as socket inodes, so a sampler can tell lasting ones from passing ones.
+std::set<unsigned long> upstream_sockets(pid_t pid, std::uint16_t port);
 
-// Samples upstream_connections() every 10 ms while alive and keeps the largest count.
+// Samples every 10 ms while alive and keeps the largest count of server connections: sockets seen
+// in two consecutive samples. A CancelRequest pgfunnel forwards is a connection to the same port
+// that lives for one round trip; it is not a server connection and must not count as one.
 class upstream_sampler {
  public:
   upstream_sampler(pid_t pid, std::uint16_t port);

@@ -2,8 +2,11 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 
+#include "pgfunnel/auth/scram_client.hpp"
 #include "pgfunnel/log/log.hpp"
 #include "pgfunnel/net/asio.hpp"
 #include "pgfunnel/protocol/decode.hpp"
@@ -18,9 +21,14 @@ struct server_login {
   std::string host;
   std::uint16_t port = 5432;
   std::string user;
-  std::string password;  // empty: the server must not ask for one
+  std::string password;  // empty: the server must not ask for one (unless scram_keys has keys)
   std::string database;
   std::string sslmode = "prefer";
+  // SCRAM key passthrough, used when `password` is empty: the keys a client proved for this user.
+  // A function, not a value, so each connect sees keys recorded after the pool was created and
+  // stops using keys whose verifier a reload replaced. Empty function or nullopt: no keys. Last, so
+  // positional initializers of the fields above still work.
+  std::function<std::optional<auth::scram_client_keys>()> scram_keys;
 };
 
 // Why a login failed: the server's own ErrorResponse (sqlstate set) or our description of a
@@ -48,8 +56,8 @@ class server_connection {
   session::session_settings settings;    // SQL-level SETs replayed on it (what it differs from a fresh login by)
 };
 
-// Connects and logs in (cleartext, md5 or SCRAM-SHA-256 as the server asks). On failure `error`
-// says why in words a client can be shown.
+// Connects and logs in (cleartext, md5 or SCRAM-SHA-256 as the server asks; SCRAM also with
+// passthrough keys instead of a password). On failure `error` says why in words a client can be shown.
 net::awaitable<net::error_code> connect_and_login(server_connection& server, const server_login& login,
                                                    server_error& error);
 

@@ -32,8 +32,8 @@ net::awaitable<void> send_error(net::tcp::socket& socket, const protocol::error_
 // Runs the authentication exchange configured for the pooled listener. On failure the client has
 // been sent PostgreSQL's own error (28P01 for a wrong password or an unknown user) and false is
 // returned; on success nothing has been sent after the last SASL message (AuthenticationOk is the
-// caller's, with the welcome).
-net::awaitable<bool> authenticate_client(net::tcp::socket& socket, const proxy_context& context, std::string_view user,
+// caller's, with the welcome). A verifier-only user's proved ClientKey goes to context.scram_keys.
+net::awaitable<bool> authenticate_client(net::tcp::socket& socket, proxy_context& context, std::string_view user,
                                          bool loopback_listener, log::conn_id id);
 
 // Handles a CancelRequest packet: forwards it to the server the matching client holds, if any.

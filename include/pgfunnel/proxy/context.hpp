@@ -12,6 +12,7 @@
 #include "pgfunnel/proxy/cancel.hpp"
 #include "pgfunnel/proxy/connection_registry.hpp"
 #include "pgfunnel/proxy/credentials.hpp"
+#include "pgfunnel/proxy/scram_keys.hpp"
 
 namespace pgfunnel::proxy {
 
@@ -27,7 +28,7 @@ struct error_counters {
 
 struct proxy_context {
   proxy_context(net::asio::io_context& io, std::shared_ptr<const config::settings> s)
-      : io(io), settings_(s), credentials_(std::make_shared<const credential_store>(*s)), pools(io) {
+      : io(io), pools(io), settings_(s), credentials_(std::make_shared<const credential_store>(*s)) {
     churn.set_rate(s->churn_warning_rate);
   }
 
@@ -42,6 +43,8 @@ struct proxy_context {
   pool::registry pools;
   cancel_registry cancels;
   connection_registry clients;  // pooled clients past login, for the admin console
+  // ClientKeys recovered from SCRAM logins of verifier-only users (key passthrough upstream).
+  scram_key_store scram_keys;
 
   std::atomic<unsigned> pooled_clients{0};  // logged in or logging in, pooled listener
   std::atomic<unsigned> direct_clients{0};
@@ -59,7 +62,8 @@ struct proxy_context {
   std::function<void()> shutdown_requested;
 
   pool::pool_settings pool_settings() const;
-  // The upstream login for a pool of `user` on `database`.
+  // The upstream login for a pool of `user` on `database`. For a user with only a SCRAM verifier
+  // it carries a lookup of the passthrough keys, so it must not outlive this context.
   pool::server_login server_login_for(const std::string& database, const std::string& user) const;
 
  private:
