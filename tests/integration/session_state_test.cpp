@@ -30,7 +30,8 @@ class SessionState : public ::testing::Test {
         "CREATE SCHEMA sst_a; CREATE SCHEMA sst_b; CREATE TABLE sst_a.t (v text); CREATE TABLE sst_b.t (v text); "
         "INSERT INTO sst_a.t VALUES ('a'); INSERT INTO sst_b.t VALUES ('b')");
     funnel_ = std::make_unique<pgfunnel_process>(std::vector<std::string>{
-        "--upstream", pg.url(), "--pool-size", std::to_string(kPoolSize), "--log-level", "debug"});
+        "--upstream", pg.url(), "--pool-size", std::to_string(kPoolSize), "--log-level", "debug",
+        "--query-wait-timeout", "10s"});
   }
   static void TearDownTestSuite() { funnel_.reset(); }
 
@@ -40,18 +41,22 @@ class SessionState : public ::testing::Test {
   static inline std::unique_ptr<pgfunnel_process> funnel_;
 };
 
-// Runs `body` once with another client holding a transaction (so `body` gets the other server) and
-// once without: over a few rounds the client under test meets both servers.
+// Runs `body` `rounds` times with exactly one server free, alternating which one: two holders keep a
+// transaction open on each server and one of them commits before each round, so the clients in
+// `body` must all use that server, and over two rounds they meet both — whatever order pgfunnel
+// releases servers in. A client left pinned makes a holder wait out query_wait_timeout and fail.
 template <class Body>
 void on_both_servers(int rounds, Body body) {
-  pq_conn holder = SessionState::connect();
-  ASSERT_TRUE(holder.ok());
+  static_assert(kPoolSize == 2);
+  pq_conn holders[2] = {SessionState::connect(), SessionState::connect()};
+  for (pq_conn& h : holders) ASSERT_TRUE(h.ok() && h.exec("BEGIN; SELECT 1").ok);
   for (int i = 0; i < rounds; ++i) {
-    const bool hold = i % 2 == 1;
-    if (hold) ASSERT_TRUE(holder.exec("BEGIN; SELECT 1").ok);
+    pq_conn& freeing = holders[i % 2];
+    ASSERT_TRUE(freeing.exec("COMMIT").ok);
     body(i);
-    if (hold) ASSERT_TRUE(holder.exec("COMMIT").ok);
+    ASSERT_TRUE(freeing.exec("BEGIN; SELECT 1").ok) << "a server stayed leased after the round";
   }
+  for (pq_conn& h : holders) ASSERT_TRUE(h.exec("COMMIT").ok);
 }
 
 TEST_F(SessionState, SearchPathFollowsEachClientAcrossServers) {
@@ -127,12 +132,13 @@ TEST_F(SessionState, AdvisoryLockPinsTheServerUntilUnlocked) {
             "1");
   ASSERT_EQ(a.value("SELECT pg_advisory_unlock(72707369)"), "t");
   EXPECT_TRUE(funnel_->wait_for_log("server unpinned")) << log_text();
-  // Unpinned: a and b share servers again. (The first rounds may still see the server pgfunnel
-  // releases just after the unlock's reply; over ten rounds both take turns on both.)
+  // Unpinned: a and b share servers again — each round they must share the one free server.
   std::set<std::string> a_pids, b_pids;
-  on_both_servers(10, [&](int) {
-    a_pids.insert(a.value("SELECT pg_backend_pid()"));
-    b_pids.insert(b.value("SELECT pg_backend_pid()"));
+  on_both_servers(4, [&](int) {
+    const std::string a_pid = a.value("SELECT pg_backend_pid()"), b_pid = b.value("SELECT pg_backend_pid()");
+    EXPECT_EQ(a_pid, b_pid);
+    a_pids.insert(a_pid);
+    b_pids.insert(b_pid);
   });
   EXPECT_EQ(a_pids.size(), static_cast<std::size_t>(kPoolSize)) << log_text();
   EXPECT_EQ(b_pids.size(), static_cast<std::size_t>(kPoolSize));
