@@ -103,7 +103,7 @@ struct database_stats {
 
 class console {
  public:
-  console(net::tcp::socket& client, proxy::proxy_context& context, client_entry& self, access level, log::conn_id id)
+  console(net::stream& client, proxy::proxy_context& context, client_entry& self, access level, log::conn_id id)
       : client_(client), context_(context), self_(self), level_(level), id_(id) {}
 
   net::awaitable<void> run();
@@ -131,7 +131,7 @@ class console {
   result_set show_state() const;
   result_set show_mem() const;
 
-  net::tcp::socket& client_;
+  net::stream& client_;
   proxy::proxy_context& context_;
   client_entry& self_;
   const access level_;
@@ -213,7 +213,7 @@ net::awaitable<void> console::run() {
 
 bool console::client_left() const {
   char byte;
-  const ssize_t n = ::recv(client_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(client_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
 }
 
@@ -626,7 +626,7 @@ result_set console::show_mem() const {
 
 }  // namespace
 
-net::awaitable<void> run_console(net::tcp::socket& client, proxy::proxy_context& context, client_entry& self,
+net::awaitable<void> run_console(net::stream& client, proxy::proxy_context& context, client_entry& self,
                                  log::conn_id id) {
   const access level = access_for(*context.settings(), *self.user);
   if (level == access::none) {

@@ -38,6 +38,12 @@ void reload(proxy::proxy_context& context, const config_source& source) {
   }
   const auto current = context.settings();
   config::settings next = std::move(loaded.value);
+  // Certificates are read again even when their paths did not change: a renewed file is the point.
+  if (std::string tls_error; !context.load_tls(next, false, tls_error)) {
+    log::error("reload: {}", tls_error);
+    log::error("reload failed (1 error): the running configuration stays");
+    return;
+  }
   unsigned applied = 0;
   for (const config::key_info* k : config::changed_keys(*current, next)) {
     if (!k->reloadable) {
@@ -181,6 +187,10 @@ int run(std::shared_ptr<const config::settings> settings, config_source reload_s
   // Sessions and pools share the context; whatever io still holds at exit keeps it alive while
   // io's destructor tears them down.
   auto context = std::make_shared<proxy::proxy_context>(io, settings);
+  if (std::string tls_error; !context->load_tls(*settings, true, tls_error)) {
+    log::error("{}", tls_error);
+    return 1;
+  }
 
   std::vector<std::unique_ptr<net::tcp::acceptor>> acceptors;
   try {

@@ -177,8 +177,23 @@ std::vector<key_info> build_table() {
   t.push_back(choice_key<&settings::auth_type>(
       "auth_type", "METHOD",
       {{"scram-sha-256", auth_method::scram_sha_256}, {"md5", auth_method::md5},
-       {"password", auth_method::password}, {"trust", auth_method::trust}},
+       {"password", auth_method::password}, {"trust", auth_method::trust}, {"cert", auth_method::cert}},
       "scram-sha-256", reloads, "How clients prove who they are to pgfunnel"));
+  t.push_back(choice_key<&settings::client_tls>(
+      "client_tls", "MODE",
+      {{"disable", client_tls_mode::disable}, {"allow", client_tls_mode::allow}, {"prefer", client_tls_mode::allow},
+       {"require", client_tls_mode::require}, {"verify-ca", client_tls_mode::verify_ca},
+       {"verify-full", client_tls_mode::verify_full}},
+      "disable", reloads,
+      "TLS for clients on every listener: disable, allow (if asked), require, verify-ca/verify-full (client certificate)"));
+  t.push_back(text_key<&settings::client_tls_cert_file>("client_tls_cert_file", "FILE", "", reloads,
+                                                         "PEM certificate (chain) pgfunnel presents to clients"));
+  t.push_back(text_key<&settings::client_tls_key_file>("client_tls_key_file", "FILE", "", reloads,
+                                                        "PEM private key of client_tls_cert_file"));
+  t.push_back(text_key<&settings::client_tls_ca_file>(
+      "client_tls_ca_file", "FILE", "", reloads, "CA certificates that client certificates must chain to"));
+  t.push_back(text_key<&settings::client_tls_ciphers>("client_tls_ciphers", "LIST", "HIGH:!aNULL:!MD5:!3DES:!RC4:!SHA1",
+                                                       reloads, "OpenSSL cipher list for TLS 1.2 (1.3 uses OpenSSL's suites)"));
   t.push_back(users_key("Client credentials; as a flag/env: 'alice:secret,bob:SCRAM-SHA-256$4096:...'"));
   t.push_back(name_list_key<&settings::admin_users>(
       "admin_users", reloads, "Users who may run every admin console command (database pgbouncer), comma-separated"));

@@ -1,5 +1,6 @@
 // Checks that span several keys (pool sizes, listener clashes, auth vs credentials), run after all sources.
 #include <algorithm>
+#include <fstream>
 
 #include <fmt/format.h>
 
@@ -63,6 +64,26 @@ void check_cross_field(const settings& s, const source_map& sources, std::vector
                                               "(auth_type md5, {}); give a password or use scram-sha-256",
                                               u.name, source_note(sources, "auth_type"))));
   }
+  if (fine({"client_tls", "client_tls_cert_file", "client_tls_key_file", "client_tls_ca_file"}) &&
+      s.client_tls != client_tls_mode::disable) {
+    const std::string mode = source_note(sources, "client_tls");
+    const auto need_file = [&](const char* path, const std::string& file) {
+      if (file.empty())
+        found.push_back(at_source(sources, path, fmt::format("is required when client_tls is not disable ({})", mode)));
+      else if (!std::ifstream(file))
+        found.push_back(at_source(sources, path, fmt::format("cannot read '{}'", file)));
+    };
+    need_file("client_tls_cert_file", s.client_tls_cert_file);
+    need_file("client_tls_key_file", s.client_tls_key_file);
+    if (s.client_tls == client_tls_mode::verify_ca || s.client_tls == client_tls_mode::verify_full)
+      need_file("client_tls_ca_file", s.client_tls_ca_file);
+  }
+  if (fine({"auth_type", "client_tls"}) && s.auth_type == auth_method::cert &&
+      s.client_tls != client_tls_mode::verify_ca && s.client_tls != client_tls_mode::verify_full)
+    found.push_back(at_source(sources, "auth_type",
+                              fmt::format("cert needs client certificates: set client_tls to verify-ca or verify-full "
+                                          "({})",
+                                          source_note(sources, "client_tls"))));
   // Warnings guess at intent from the whole configuration; with errors it is not the whole one yet.
   const bool had_errors = !errors.empty() || !found.empty();
   errors.insert(errors.end(), found.begin(), found.end());

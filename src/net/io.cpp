@@ -17,17 +17,16 @@ awaitable<error_code> write_all(tcp::socket& socket, std::string_view bytes) {
   co_return ec;
 }
 
-awaitable<error_code> read_message(tcp::socket& socket, const protocol::frame_reader& reader, std::string& buffer,
+awaitable<error_code> read_message(stream& socket, const protocol::frame_reader& reader, std::string& buffer,
                                         protocol::frame& out) {
   const std::size_t header = reader.current_phase() == protocol::phase::startup ? 4 : protocol::tagged_header_size;
   buffer.resize(header);
-  if (auto [ec, n] = co_await asio::async_read(socket, asio::buffer(buffer), use_nothrow); ec) co_return ec;
+  if (auto ec = co_await socket.read_exact(asio::buffer(buffer))) co_return ec;
   auto head = reader.peek_header(protocol::byte_span(reinterpret_cast<const std::uint8_t*>(buffer.data()), header));
   if (head.status == protocol::frame_status::error) co_return error_code(head.ec);
   buffer.resize(head.msg.size);
   if (head.msg.size > header) {
-    auto [ec, n] = co_await asio::async_read(socket, asio::buffer(buffer.data() + header, head.msg.size - header), use_nothrow);
-    if (ec) co_return ec;
+    if (auto ec = co_await socket.read_exact(asio::buffer(buffer.data() + header, head.msg.size - header))) co_return ec;
   }
   auto whole = reader.next(protocol::byte_span(reinterpret_cast<const std::uint8_t*>(buffer.data()), buffer.size()));
   if (whole.status != protocol::frame_status::complete) co_return whole.ec ? error_code(whole.ec) : error_code(std::error_code(protocol::errc::truncated));

@@ -13,13 +13,13 @@ asio::awaitable<bool> internal_query(pool::server_connection &server, std::strin
                                      std::string &first_value, std::string &error) {
   std::string query;
   protocol::encode_query(query, sql);
-  if (co_await net::write_all(server.socket, query)) co_return false;
+  if (co_await net::write_all(server.stream, query)) co_return false;
   protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, max_message);
   std::string buffer;
   bool have_row = false;
   for (;;) {
     protocol::frame msg;
-    if (co_await net::read_message(server.socket, reader, buffer, msg)) co_return false;
+    if (co_await net::read_message(server.stream, reader, buffer, msg)) co_return false;
     if (msg.tag == 'D' && !have_row) {
       // DataRow: int16 column count, then int32 length + bytes per column.
       const auto &b = msg.body;

@@ -77,8 +77,16 @@ pool_counts pool::counts() const {
 bool pool::looks_alive(server_connection& server) {
   // An idle server has nothing to say: readable means it closed (EOF) or sent an error before
   // dying (e.g. an administrator's pg_terminate_backend).
+  if (server.stream.is_tls()) {
+    // Records that are not data (a TLS 1.3 session ticket) may wait on the socket: let OpenSSL
+    // consume them; any data, EOF or error means the server is not fit to serve.
+    char byte;
+    error_code ec;
+    const std::size_t n = server.stream.read_now(asio::buffer(&byte, 1), ec);
+    return n == 0 && ec == asio::error::would_block;
+  }
   char byte;
-  const ssize_t n = ::recv(server.socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  const ssize_t n = ::recv(server.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
   return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
@@ -86,10 +94,11 @@ void pool::close_locked(server_connection* server) {
   auto it = std::find_if(servers_.begin(), servers_.end(), [&](const auto& p) { return p.get() == server; });
   if (it == servers_.end()) return;
   // Say goodbye so the backend exits at once instead of logging an unexpected EOF.
-  if (server->socket.is_open()) {
+  if (server->stream.is_open()) {
     std::string terminate;
     protocol::encode_terminate(terminate);
-    ::send(server->socket.native_handle(), terminate.data(), terminate.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    server->stream.try_write(terminate);  // one non-blocking attempt
+    server->stream.send_close_notify();
   }
   log::debug(server->id, "server connection closing ({} transactions)", server->transactions);
   std::unique_ptr<server_connection> owned = std::move(*it);
@@ -103,7 +112,7 @@ asio::awaitable<void> pool::finish_close(std::unique_ptr<server_connection> serv
   auto drain = [&]() -> asio::awaitable<error_code> {
     std::array<char, 512> sink;
     for (;;) {
-      auto [ec, n] = co_await server->socket.async_read_some(asio::buffer(sink), net::use_nothrow);
+      auto [ec, n] = co_await server->stream.read_some(asio::buffer(sink));
       if (ec) co_return ec;
     }
   };
@@ -460,7 +469,7 @@ std::vector<server_info> pool::servers() const {
     i.backend_pid = s->key.process_id;
     i.peer = s->peer;
     error_code ec;
-    i.local = s->socket.local_endpoint(ec);  // getsockname: safe beside the lease holder's I/O
+    i.local = s->stream.socket().local_endpoint(ec);  // getsockname: safe beside the lease holder's I/O
     if (!i.active) {
       i.prepared_statements = s->statements.size();
       if (const std::string* app = s->params.find("application_name")) i.application_name = *app;

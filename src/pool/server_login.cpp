@@ -55,7 +55,8 @@ error_code no_password(server_error& error, const server_login& login, std::stri
 // passthrough keys, used for SCRAM when there is no password.
 error_code answer_authentication(const protocol::authentication& request, const server_login& login,
                                  const std::optional<auth::scram_client_keys>& keys,
-                                 std::unique_ptr<auth::scram_client>& scram, std::string& out, server_error& error) {
+                                 const std::vector<std::uint8_t>& cb_data, std::unique_ptr<auth::scram_client>& scram,
+                                 std::string& out, server_error& error) {
   using protocol::auth_request;
   switch (request.type) {
     case auth_request::ok:
@@ -83,11 +84,15 @@ error_code answer_authentication(const protocol::authentication& request, const 
       if (auto ec = protocol::decode_sasl_mechanisms(request.data, offered_views))
         return protocol_failure(error, "malformed SASL mechanism list from server");
       std::vector<std::string> offered(offered_views.begin(), offered_views.end());
-      scram = login.password.empty() ? std::make_unique<auth::scram_client>(login.user, *keys)
-                                     : std::make_unique<auth::scram_client>(login.user, login.password);
+      scram = login.password.empty() ? std::make_unique<auth::scram_client>(login.user, *keys, cb_data)
+                                     : std::make_unique<auth::scram_client>(login.user, login.password, cb_data);
       std::string mechanism, first;
       if (auto ec = scram->select_mechanism(offered, mechanism))
         return protocol_failure(error, "server offers no SASL mechanism pgfunnel supports");
+      if (login.channel_binding == "require" && mechanism != "SCRAM-SHA-256-PLUS")
+        return protocol_failure(error, cb_data.empty() ? "channel_binding=require needs TLS to the upstream"
+                                                       : "channel_binding=require, but the server does not offer "
+                                                         "SCRAM-SHA-256-PLUS");
       if (auto ec = scram->client_first(first)) return protocol_failure(error, ec.message());
       protocol::encode_sasl_initial_response(out, mechanism, first);
       return {};
@@ -119,28 +124,63 @@ error_code answer_authentication(const protocol::authentication& request, const 
 
 }  // namespace
 
+net::awaitable<error_code> negotiate_upstream_tls(net::stream& stream, const server_login& login, server_error& error) {
+  const net::upstream_tls_policy policy = net::tls_policy_for(login.sslmode);
+  if (!policy.try_tls) co_return error_code{};
+  if (!login.tls) co_return protocol_failure(error, fmt::format("sslmode={} but no TLS context", login.sslmode));
+  std::string request;
+  protocol::encode_ssl_request(request);
+  if (auto ec = co_await net::write_all(stream, request)) co_return network_failure(error, login, "write to", ec);
+  char answer = 0;
+  if (auto ec = co_await stream.read_exact(net::asio::buffer(&answer, 1)))
+    co_return network_failure(error, login, "read from", ec);
+  if (answer == 'N') {
+    if (policy.require_tls)
+      co_return protocol_failure(error, fmt::format("server {}:{} does not support TLS, but sslmode={} requires it",
+                                                    login.host, login.port, login.sslmode));
+    co_return error_code{};  // prefer: go on in plaintext, as libpq does
+  }
+  if (answer != 'S')
+    co_return protocol_failure(error, fmt::format("unexpected answer to SSLRequest from {}:{}", login.host, login.port));
+  const bool name = !net::is_ip_literal(login.host);
+  const std::string sni = name ? login.host : std::string();
+  const std::string verify_host = policy.verify_host ? login.host : std::string();
+  if (auto ec = co_await stream.tls_connect(login.tls.get(), sni, verify_host)) {
+    const std::string why = stream.verify_failure();
+    error.sqlstate = "08006";
+    error.message = fmt::format("TLS handshake with server {}:{} failed (sslmode={}): {}{}", login.host, login.port,
+                                login.sslmode, ec.message(), why.empty() ? "" : ": " + why);
+    co_return ec;
+  }
+  co_return error_code{};
+}
+
 net::awaitable<error_code> connect_and_login(server_connection& server, const server_login& login,
                                              server_error& error) {
   namespace asio = net::asio;
   if (!login.host.empty() && login.host.front() == '/')
     co_return protocol_failure(error, "Unix-domain socket upstreams are not supported; use host=127.0.0.1");
-  if (login.sslmode == "require" || login.sslmode == "verify-ca" || login.sslmode == "verify-full")
-    co_return protocol_failure(error, fmt::format("sslmode={} needs TLS to the upstream, which this build does not speak yet",
-                                                  login.sslmode));
 
-  net::tcp::resolver resolver(server.socket.get_executor());
+  net::tcp::resolver resolver(server.stream.get_executor());
   auto [rec, endpoints] = co_await resolver.async_resolve(login.host, std::to_string(login.port), net::use_nothrow);
   if (rec) co_return network_failure(error, login, "resolve", rec);
-  auto [cec, endpoint] = co_await asio::async_connect(server.socket, endpoints, net::use_nothrow);
+  auto [cec, endpoint] = co_await asio::async_connect(server.stream.socket(), endpoints, net::use_nothrow);
   if (cec) co_return network_failure(error, login, "connect to", cec);
   server.peer = endpoint;
-  net::set_socket_options(server.socket);
+  net::set_socket_options(server.stream.socket());
+  if (auto ec = co_await negotiate_upstream_tls(server.stream, login, error)) co_return ec;
+  // tls-server-end-point data of the server's certificate: SCRAM-SHA-256-PLUS upstream, as libpq
+  // does with channel_binding=prefer (the default).
+  std::vector<std::uint8_t> cb_data;
+  if (server.stream.is_tls() && login.channel_binding != "disable") cb_data = net::peer_certificate_hash(server.stream.ssl());
 
   std::string out;
-  const std::array<std::pair<std::string_view, std::string_view>, 2> startup{
-      {{"user", login.user}, {"database", login.database}}};
+  std::vector<std::pair<std::string_view, std::string_view>> startup{{"user", login.user},
+                                                                     {"database", login.database}};
+  // Neon routes by SNI, or by `options=endpoint=<id>` where SNI cannot carry it.
+  if (!login.options.empty()) startup.emplace_back("options", login.options);
   protocol::encode_startup_message(out, startup);
-  if (auto ec = co_await net::write_all(server.socket, out)) co_return network_failure(error, login, "write to", ec);
+  if (auto ec = co_await net::write_all(server.stream, out)) co_return network_failure(error, login, "write to", ec);
 
   protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, 1u << 20);
   std::string buffer;
@@ -157,7 +197,7 @@ net::awaitable<error_code> connect_and_login(server_connection& server, const se
   } wiper{keys};
   for (;;) {
     protocol::frame msg;
-    if (auto ec = co_await net::read_message(server.socket, reader, buffer, msg)) {
+    if (auto ec = co_await net::read_message(server.stream, reader, buffer, msg)) {
       if (ec.category() == protocol::error_category())
         co_return protocol_failure(error, fmt::format("invalid message from server: {}", ec.message()));
       co_return network_failure(error, login, "read from", ec);
@@ -168,9 +208,9 @@ net::awaitable<error_code> connect_and_login(server_connection& server, const se
         if (protocol::decode_authentication(msg.body, request))
           co_return protocol_failure(error, "malformed authentication request from server");
         out.clear();
-        if (auto ec = answer_authentication(request, login, keys, scram, out, error)) co_return ec;
+        if (auto ec = answer_authentication(request, login, keys, cb_data, scram, out, error)) co_return ec;
         if (!out.empty())
-          if (auto ec = co_await net::write_all(server.socket, out)) co_return network_failure(error, login, "write to", ec);
+          if (auto ec = co_await net::write_all(server.stream, out)) co_return network_failure(error, login, "write to", ec);
         break;
       }
       case 'E': {

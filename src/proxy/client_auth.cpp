@@ -7,6 +7,7 @@
 #include "pgfunnel/auth/scram_common.hpp"
 #include "pgfunnel/auth/scram_server.hpp"
 #include "pgfunnel/net/io.hpp"
+#include "pgfunnel/net/tls.hpp"
 #include "pgfunnel/proxy/client_login.hpp"
 
 namespace pgfunnel::proxy {
@@ -23,10 +24,10 @@ std::string password_failed(std::string_view user) {
   return fmt::format("password authentication failed for user \"{}\"", user);
 }
 
-net::awaitable<bool> fail(net::tcp::socket& socket, log::conn_id id, std::string_view sqlstate, std::string message,
+net::awaitable<bool> fail(net::stream& socket, log::conn_id id, std::string_view sqlstate, std::string message,
                           std::string_view why) {
   net::error_code ec;
-  const auto remote = socket.remote_endpoint(ec);
+  const auto remote = socket.socket().remote_endpoint(ec);
   const std::string from = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
   log::warn(id, "login failed from {}: {}{}{}", from, message, why.empty() ? "" : " - ", why);
   // The client id in DETAIL lets an app log it next to its request, to find this line.
@@ -36,7 +37,7 @@ net::awaitable<bool> fail(net::tcp::socket& socket, log::conn_id id, std::string
 }
 
 // Reads the client's next PasswordMessage-family message ('p') into `buffer`; the body is returned.
-net::awaitable<error_code> read_password_message(net::tcp::socket& socket, std::string& buffer, protocol::byte_span& body) {
+net::awaitable<error_code> read_password_message(net::stream& socket, std::string& buffer, protocol::byte_span& body) {
   protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::frontend, max_auth_message);
   protocol::frame frame;
   if (auto ec = co_await net::read_message(socket, reader, buffer, frame)) co_return ec;
@@ -77,7 +78,7 @@ void remember_passthrough_key(proxy_context& context, const credential* cred, st
     context.scram_keys.remember(user, *cred->verifier, client_key);
 }
 
-net::awaitable<bool> scram_exchange(net::tcp::socket& socket, proxy_context& context, const credential* cred,
+net::awaitable<bool> scram_exchange(net::stream& socket, proxy_context& context, const credential* cred,
                                     std::string_view user, log::conn_id id) {
   // An unknown user (or one without a usable verifier) goes through the same exchange against a
   // made-up verifier and fails at the proof, so a client cannot tell whether the user exists.
@@ -88,7 +89,11 @@ net::awaitable<bool> scram_exchange(net::tcp::socket& socket, proxy_context& con
   } else {
     verifier = *cred->verifier;
   }
-  auth::scram_server server{auth::scram_credential{verifier}};
+  // Over TLS, SCRAM-SHA-256-PLUS is offered first, bound to the certificate pgfunnel presented:
+  // a libpq URL with channel_binding=require then works against pgfunnel.
+  std::vector<std::uint8_t> cb_data;
+  if (socket.is_tls()) cb_data = net::own_certificate_hash(socket.ssl());
+  auth::scram_server server{auth::scram_credential{verifier}, std::move(cb_data)};
   std::string out;
   protocol::encode_authentication_sasl(out, server.mechanisms());
   if (co_await net::write_all(socket, out)) co_return false;
@@ -127,7 +132,7 @@ net::awaitable<bool> scram_exchange(net::tcp::socket& socket, proxy_context& con
 
 // Sends an AuthenticationMD5Password/CleartextPassword request and reads the PasswordMessage
 // answering it into `buffer`; on a malformed answer the client has been told and false returned.
-net::awaitable<bool> ask_for_password(net::tcp::socket& socket, const std::string& request, log::conn_id id,
+net::awaitable<bool> ask_for_password(net::stream& socket, const std::string& request, log::conn_id id,
                                       std::string& buffer, std::string_view& password) {
   if (co_await net::write_all(socket, request)) co_return false;
   protocol::byte_span body;
@@ -138,7 +143,7 @@ net::awaitable<bool> ask_for_password(net::tcp::socket& socket, const std::strin
   co_return true;
 }
 
-net::awaitable<bool> md5_exchange(net::tcp::socket& socket, const credential* cred, std::string_view user, log::conn_id id) {
+net::awaitable<bool> md5_exchange(net::stream& socket, const credential* cred, std::string_view user, log::conn_id id) {
   auth::md5_salt salt{};
   RAND_bytes(salt.data(), static_cast<int>(salt.size()));
   std::string request, buffer;
@@ -164,7 +169,7 @@ bool cleartext_matches(proxy_context& context, const credential& cred, std::stri
   return match;
 }
 
-net::awaitable<bool> cleartext_exchange(net::tcp::socket& socket, proxy_context& context, const credential* cred,
+net::awaitable<bool> cleartext_exchange(net::stream& socket, proxy_context& context, const credential* cred,
                                         std::string_view user, log::conn_id id) {
   std::string request, buffer;
   protocol::encode_authentication_cleartext_password(request);
@@ -177,9 +182,28 @@ net::awaitable<bool> cleartext_exchange(net::tcp::socket& socket, proxy_context&
 
 }  // namespace
 
-net::awaitable<bool> authenticate_client(net::tcp::socket& socket, proxy_context& context, std::string_view user,
+net::awaitable<bool> check_client_certificate(net::stream& socket, proxy_context& context, std::string_view user,
+                                              log::conn_id id) {
+  const auto settings = context.settings();
+  const bool need_cn = settings->client_tls == config::client_tls_mode::verify_full ||
+                       settings->auth_type == config::auth_method::cert;
+  if (!need_cn) co_return true;
+  const std::string cn = net::peer_common_name(socket.ssl());
+  if (cn == user) co_return true;
+  // Named locals: g++ 12 mishandles temporaries in a co_await full-expression.
+  std::string message = cn.empty() ? std::string("connection requires a valid client certificate")
+                                   : fmt::format("certificate authentication failed for user \"{}\"", user);
+  std::string why = cn.empty() ? std::string("no client certificate")
+                               : fmt::format("certificate CN \"{}\" is not the user name", cn);
+  co_return co_await fail(socket, id, "28000", std::move(message), std::move(why));
+}
+
+net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& context, std::string_view user,
                                          bool loopback_listener, log::conn_id id) {
   const auto method = context.settings()->auth_type;
+  if (!co_await check_client_certificate(socket, context, user, id)) co_return false;
+  // cert: the verified certificate naming the user is the proof; no password is asked.
+  if (method == config::auth_method::cert) co_return true;
   // Held for the whole exchange: a reload may replace the store meanwhile.
   const auto store = context.credentials();
   if (loopback_listener && (method == config::auth_method::trust || store->open_for_loopback()))

@@ -27,6 +27,9 @@ pool::server_login proxy_context::server_login_for(const std::string& database, 
   login.user = user;
   login.database = database;
   login.sslmode = up.sslmode();
+  login.tls = upstream_tls_;
+  if (auto it = up.params.find("channel_binding"); it != up.params.end()) login.channel_binding = it->second;
+  if (auto it = up.params.find("options"); it != up.params.end()) login.options = it->second;
   const auto store = credentials();
   const credential* c = store->find(user);
   if (c != nullptr) login.password = c->password;
@@ -41,6 +44,18 @@ pool::server_login proxy_context::server_login_for(const std::string& database, 
     };
   }
   return login;
+}
+
+bool proxy_context::load_tls(const config::settings& s, bool upstream_too, std::string& error) {
+  net::tls_context client_facing = net::make_client_facing_context(s, error);
+  if (!error.empty()) return false;
+  if (upstream_too) {
+    net::tls_context upstream = net::make_upstream_context(s.upstream, error);
+    if (!error.empty()) return false;
+    upstream_tls_ = std::move(upstream);
+  }
+  client_tls_.store(std::move(client_facing));
+  return true;
 }
 
 void proxy_context::replace_settings(std::shared_ptr<const config::settings> s) {

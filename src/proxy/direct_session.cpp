@@ -2,6 +2,7 @@
 #include "pgfunnel/proxy/direct_session.hpp"
 
 #include "pgfunnel/net/io.hpp"
+#include "pgfunnel/pool/server_connection.hpp"
 #include "pgfunnel/proxy/client_login.hpp"
 
 namespace pgfunnel::proxy {
@@ -14,16 +15,52 @@ namespace {
 constexpr std::size_t direct_buffer_size = 16 * 1024;
 
 // Copies until EOF or error on either side, then shuts the write side of `to` so the peer sees it.
-asio::awaitable<void> pipe(net::tcp::socket& from, net::tcp::socket& to) {
+asio::awaitable<void> pipe(net::stream& from, net::stream& to) {
   std::unique_ptr<std::uint8_t[]> buffer(new std::uint8_t[direct_buffer_size]);
   for (;;) {
-    auto [rec, n] = co_await from.async_read_some(asio::buffer(buffer.get(), direct_buffer_size), net::use_nothrow);
+    auto [rec, n] = co_await from.read_some(asio::buffer(buffer.get(), direct_buffer_size));
     if (rec || n == 0) break;
-    auto [wec, wn] = co_await asio::async_write(to, asio::buffer(buffer.get(), n), net::use_nothrow);
-    if (wec) break;
+    const std::string_view chunk(reinterpret_cast<const char*>(buffer.get()), n);
+    if (co_await to.write_all(chunk)) break;
   }
+  to.send_close_notify();
   error_code ignored;
-  to.shutdown(net::tcp::socket::shutdown_send, ignored);
+  to.socket().shutdown(net::tcp::socket::shutdown_send, ignored);
+}
+
+// The upstream's side of the login, message by message until the first ReadyForQuery (then a
+// blind copy). The one edit: SCRAM-SHA-256-PLUS leaves AuthenticationSASL's mechanism list. The
+// upstream would bind the exchange to its own certificate, which the client never sees (it sees
+// pgfunnel's), so a client choosing -PLUS could only fail.
+asio::awaitable<void> relay_login_then_pipe(net::stream& server, net::stream& client) {
+  protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, 1u << 20);
+  std::string buffer, edited;
+  for (;;) {
+    protocol::frame msg;
+    if (co_await net::read_message(server, reader, buffer, msg)) {
+      client.send_close_notify();
+      error_code ignored;
+      client.socket().shutdown(net::tcp::socket::shutdown_send, ignored);
+      co_return;
+    }
+    std::string_view out = buffer;
+    protocol::authentication request;
+    if (msg.tag == 'R' && !protocol::decode_authentication(msg.body, request) &&
+        request.type == protocol::auth_request::sasl) {
+      std::vector<std::string_view> offered;
+      if (!protocol::decode_sasl_mechanisms(request.data, offered)) {
+        std::vector<std::string> kept;
+        for (auto m : offered)
+          if (!m.ends_with("-PLUS")) kept.emplace_back(m);
+        edited.clear();
+        protocol::encode_authentication_sasl(edited, kept);
+        out = edited;
+      }
+    }
+    if (co_await client.write_all(out)) co_return;
+    if (msg.tag == 'Z') break;
+  }
+  co_await pipe(server, client);
 }
 
 struct direct_counter {
@@ -33,12 +70,15 @@ struct direct_counter {
 
 }  // namespace
 
-asio::awaitable<void> run_direct_session(net::tcp::socket client, std::shared_ptr<proxy_context> context_owner) {
+asio::awaitable<void> run_direct_session(net::tcp::socket client_socket, std::shared_ptr<proxy_context> context_owner) {
   proxy_context& context = *context_owner;
   const auto id = log::client_id(++context.next_client_id);
-  net::set_socket_options(client);
+  net::set_socket_options(client_socket);
+  net::stream client(std::move(client_socket));
   client_startup startup;
-  auto read = [&]() -> net::awaitable<error_code> { co_return co_await read_client_startup(client, startup); };
+  auto read = [&]() -> net::awaitable<error_code> {
+    co_return co_await read_client_startup(client, startup, context, id);
+  };
   if (auto ec = co_await net::with_timeout(read(), std::chrono::seconds(60))) {
     if (ec.category() == protocol::error_category()) {
       const std::string message = fmt::format("invalid startup packet: {}", ec.message());
@@ -67,28 +107,37 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client, std::shared_pt
 
   const auto login = context.server_login_for(std::string(startup.parsed.parameter("database")),
                                               std::string(startup.parsed.parameter("user")));
-  net::tcp::socket server(client.get_executor());
+  // verify-full: the client certificate names the user (the password exchange stays upstream's).
+  if (client.is_tls()) {
+    const std::string_view user = startup.parsed.parameter("user");
+    if (!co_await check_client_certificate(client, context, user, id)) co_return;
+  }
+  net::stream server(client.get_executor());
+  pool::server_error tls_failure;
   auto connect = [&]() -> net::awaitable<error_code> {
     net::tcp::resolver resolver(client.get_executor());
     auto [rec, endpoints] = co_await resolver.async_resolve(login.host, std::to_string(login.port), net::use_nothrow);
     if (rec) co_return rec;
-    auto [cec, endpoint] = co_await asio::async_connect(server, endpoints, net::use_nothrow);
-    co_return cec;
+    auto [cec, endpoint] = co_await asio::async_connect(server.socket(), endpoints, net::use_nothrow);
+    if (cec) co_return cec;
+    net::set_socket_options(server.socket());
+    co_return co_await pool::negotiate_upstream_tls(server, login, tls_failure);
   };
   if (auto ec = co_await net::with_timeout(connect(), net::or_forever(context.settings()->server_connect_timeout))) {
-    log::warn(id, "direct session: cannot reach upstream {}:{}: {}", login.host, login.port, ec.message());
-    co_await send_error(client, {"FATAL", "08006",
-                                 fmt::format("pgfunnel could not connect to the upstream server {}:{}: {}", login.host,
-                                             login.port, ec.message())});
+    const std::string why = tls_failure.message.empty()
+                                ? fmt::format("pgfunnel could not connect to the upstream server {}:{}: {}", login.host,
+                                              login.port, ec.message())
+                                : tls_failure.message;
+    log::warn(id, "direct session: {}", why);
+    co_await send_error(client, {"FATAL", "08006", why});
     co_return;
   }
-  net::set_socket_options(server);
   if (co_await net::write_all(server, startup.packet)) co_return;
   log::debug(id, "direct session for {} on {} relayed to {}:{}", startup.parsed.parameter("user"),
              startup.parsed.parameter("database"), login.host, login.port);
 
   using namespace asio::experimental::awaitable_operators;
-  co_await (pipe(client, server) && pipe(server, client));
+  co_await (pipe(client, server) && relay_login_then_pipe(server, client));
   log::debug(id, "direct session closed");
 }
 

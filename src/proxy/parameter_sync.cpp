@@ -34,7 +34,7 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
 
   std::string query;
   protocol::encode_query(query, batch);
-  if (co_await net::write_all(server_->socket, query)) {
+  if (co_await net::write_all(server_->stream, query)) {
     server_broken_ = true;
     co_await send_error(client_, {"FATAL", "08006", "server connection lost"});
     end(close_reason::server_lost);
@@ -46,7 +46,7 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
   std::string failure;
   for (;;) {
     protocol::frame msg;
-    if (co_await net::read_message(server_->socket, reader, buffer, msg)) {
+    if (co_await net::read_message(server_->stream, reader, buffer, msg)) {
       server_broken_ = true;
       co_await send_error(client_, {"FATAL", "08006", "server connection lost"});
       end(close_reason::server_lost);

@@ -92,10 +92,10 @@ std::string pooled_session::where() const {
 }
 
 asio::awaitable<void> pooled_session::run() {
-  net::set_socket_options(client_);
+  net::set_socket_options(client_.socket());
   {
     error_code ec;
-    const auto remote = client_.remote_endpoint(ec);
+    const auto remote = client_.socket().remote_endpoint(ec);
     peer_ = ec ? std::string("?") : fmt::format("{}:{}", remote.address().to_string(), remote.port());
   }
   const bool logged_in = co_await login();
@@ -104,7 +104,7 @@ asio::awaitable<void> pooled_session::run() {
     co_await admin::run_console(client_, context_, entry_, id_);
     co_return;
   }
-  client_.non_blocking(true);
+  client_.socket().non_blocking(true);
 
   std::size_t pending = 0;  // client bytes read and not yet served (after a rejected request)
   while (!ended_) {
@@ -114,12 +114,12 @@ asio::awaitable<void> pooled_session::run() {
       error_code wec;
       const auto idle_limit = context_.settings()->client_idle_timeout;
       if (idle_limit.count() == 0) {
-        std::tie(wec) = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+        wec = co_await client_.wait_readable();
       } else {
         using namespace asio::experimental::awaitable_operators;
         if (!idle_timer_) idle_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
         idle_timer_->expires_after(idle_limit);
-        auto woke = co_await (client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow) ||
+        auto woke = co_await (client_.wait_readable() ||
                               idle_timer_->async_wait(net::use_nothrow));
         if (woke.index() == 1) {
           log::info(id_, "client_idle_timeout: no request for {} ms, closing", idle_limit.count());
@@ -129,7 +129,7 @@ asio::awaitable<void> pooled_session::run() {
           end(close_reason::idle_timeout);
           break;
         }
-        std::tie(wec) = std::get<0>(woke);
+        wec = std::get<0>(woke);
       }
       if (wec) {
         end(close_reason::client_closed);
@@ -137,7 +137,7 @@ asio::awaitable<void> pooled_session::run() {
       }
       in_.acquire();
       error_code ec;
-      pending = client_.read_some(asio::buffer(in_.data(), net::relay_buffer::capacity), ec);
+      pending = client_.read_now(asio::buffer(in_.data(), net::relay_buffer::capacity), ec);
       if (ec == asio::error::would_block) {
         in_.release();
         pending = 0;
@@ -198,8 +198,8 @@ asio::awaitable<bool> pooled_session::login() {
     log::warn(self->id_, "client_login_timeout: not logged in after {} ms, closing", limit.count());
     ++self->context_.errors.login_failed;
     error_code ignored;
-    self->client_.shutdown(net::tcp::socket::shutdown_both, ignored);
-    self->client_.cancel(ignored);
+    self->client_.shutdown();
+    self->client_.cancel();
   });
   const bool ok = co_await login_steps();
   deadline->cancel();
@@ -208,7 +208,7 @@ asio::awaitable<bool> pooled_session::login() {
 
 asio::awaitable<bool> pooled_session::login_steps() {
   client_startup startup;
-  if (auto ec = co_await read_client_startup(client_, startup)) {
+  if (auto ec = co_await read_client_startup(client_, startup, context_, id_)) {
     if (ec.category() == protocol::error_category()) {
       const std::string message = fmt::format("invalid startup packet: {}", ec.message());
       co_await send_error(client_, {"FATAL", "08P01", message});
@@ -257,7 +257,7 @@ asio::awaitable<bool> pooled_session::login_steps() {
   entry_.id = id_.n;
   entry_.user = &user_;
   entry_.database = &database_;
-  entry_.fd = client_.native_handle();
+  entry_.fd = client_.socket().native_handle();
   entry_.application_name = std::string(p.parameter("application_name"));
   // The virtual database pgbouncer (or pgfunnel): the admin console, no server involved.
   if (admin::is_console_database(database_) && !context_.pools.has_database(database_)) {
@@ -458,10 +458,10 @@ asio::awaitable<std::size_t> pooled_session::reject_request(std::size_t have) {
       end(close_reason::pool_timeout);
       co_return 0;
     }
-    auto [wec] = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+    auto wec = co_await client_.wait_readable();
     error_code ec;
     const std::size_t n =
-        wec ? 0 : client_.read_some(asio::buffer(in_.data() + have, net::relay_buffer::capacity - have), ec);
+        wec ? 0 : client_.read_now(asio::buffer(in_.data() + have, net::relay_buffer::capacity - have), ec);
     if (ec == asio::error::would_block) continue;
     if (wec || ec || n == 0) {
       end(close_reason::client_closed);

@@ -116,14 +116,12 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
   return true;
 }
 
-asio::awaitable<error_code> pooled_session::read_whole_message(net::tcp::socket &socket, const std::uint8_t *have,
+asio::awaitable<error_code> pooled_session::read_whole_message(net::stream &socket, const std::uint8_t *have,
                                                                std::size_t have_size) {
   const std::uint32_t size = message_size(have);
   big_.assign(reinterpret_cast<const char *>(have), have_size);
   big_.resize(size);
-  auto [ec, n] =
-      co_await asio::async_read(socket, asio::buffer(big_.data() + have_size, size - have_size), net::use_nothrow);
-  co_return ec;
+  co_return co_await socket.read_exact(asio::buffer(big_.data() + have_size, size - have_size));
 }
 
 asio::awaitable<error_code> pooled_session::write_client(std::string_view bytes) {
@@ -132,11 +130,11 @@ asio::awaitable<error_code> pooled_session::write_client(std::string_view bytes)
     co_return error_code{};
   }
   client_writing_ = true;
-  auto [ec, n] = co_await asio::async_write(client_, asio::buffer(bytes.data(), bytes.size()), net::use_nothrow);
+  error_code ec = co_await client_.write_all(bytes);
   while (!ec && !client_backlog_.empty()) {
     std::string queued;
     queued.swap(client_backlog_);
-    std::tie(ec, n) = co_await asio::async_write(client_, asio::buffer(queued), net::use_nothrow);
+    ec = co_await client_.write_all(queued);
   }
   client_backlog_.clear();
   client_writing_ = false;
@@ -208,7 +206,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
       if (!to_server.empty()) {
         // The server is busy from the first request that wants an answer until the last answer.
         if (!busy_since_ && tracker_.owed_ready_for_query() > 0) busy_since_ = net::clock::now();
-        if (co_await net::write_all(server_->socket, to_server)) {
+        if (co_await net::write_all(server_->stream, to_server)) {
           server_broken_ = true;
           break;
         }
@@ -243,7 +241,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
             break;
           }
         }
-        if (!big_out.empty() && co_await net::write_all(server_->socket, big_out)) {
+        if (!big_out.empty() && co_await net::write_all(server_->stream, big_out)) {
           server_broken_ = true;
           break;
         }
@@ -260,7 +258,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
       if (!releasing_ && !server_broken_ && in_have_ == 0 && out_have_ == 0 && !client_writing_ &&
           tracker_.releasable() && client_scan_.at_boundary() && server_scan_.at_boundary()) {
         releasing_ = true;
-        server_->socket.cancel();  // the other half waits for server input: stop it
+        server_->stream.cancel();  // the other half waits for server input: stop it
         co_return;
       }
     }
@@ -282,10 +280,10 @@ asio::awaitable<void> pooled_session::client_to_server() {
         }
         idle_timer_->expires_after(idle_in_transaction ? *idle_in_transaction_since_ + idle_limit - net::clock::now()
                                                        : net::clock::duration(idle_limit));
-        auto woke = co_await (client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow) ||
+        auto woke = co_await (client_.wait_readable() ||
                               idle_timer_->async_wait(net::use_nothrow));
         if (woke.index() == 0) {
-          std::tie(wec) = std::get<0>(woke);
+          wec = std::get<0>(woke);
           break;
         }
         if (releasing_ || server_broken_) co_return;
@@ -305,7 +303,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
         break;
       }
     } else {
-      std::tie(wec) = co_await client_.async_wait(net::tcp::socket::wait_read, net::use_nothrow);
+      wec = co_await client_.wait_readable();
     }
     if (releasing_ || server_broken_) co_return;
     // KILL_CLIENT shuts the socket's read side, but Linux still delivers what was already on its
@@ -316,7 +314,7 @@ asio::awaitable<void> pooled_session::client_to_server() {
     }
     error_code ec;
     const std::size_t n =
-        client_.read_some(asio::buffer(in_.data() + in_have_, net::relay_buffer::capacity - in_have_), ec);
+        client_.read_now(asio::buffer(in_.data() + in_have_, net::relay_buffer::capacity - in_have_), ec);
     if (ec == asio::error::would_block) continue;
     if (ec || n == 0) {
       client_gone_ = true;
@@ -340,7 +338,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
   if (!client_scan_.at_boundary()) {
     // Half a message went to the server: nothing can complete it.
     server_broken_ = true;
-    server_->socket.cancel();
+    server_->stream.cancel();
     co_return;
   }
   std::string fix;
@@ -374,7 +372,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     note(at);
   }
   synthetic_.clear();
-  if (!fix.empty() && co_await net::write_all(server_->socket, fix)) {
+  if (!fix.empty() && co_await net::write_all(server_->stream, fix)) {
     server_broken_ = true;
     co_return;
   }
@@ -393,7 +391,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
   bool rollback_sent = false;
   while (!server_broken_) {
     if (tracker_.releasable() && !tracker_.uncertain()) {
-      server_->socket.cancel();  // stop the other half's read: nothing more will come
+      server_->stream.cancel();  // stop the other half's read: nothing more will come
       co_return;
     }
     if (tracker_.drained() && !rollback_sent && tracker_.status() != protocol::transaction_status::idle) {
@@ -406,7 +404,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
       synthetic_.clear();
       tracker_.on_client_message('Q');
       rollback_sent = true;
-      if (co_await net::write_all(server_->socket, rollback)) {
+      if (co_await net::write_all(server_->stream, rollback)) {
         server_broken_ = true;
         break;
       }
@@ -415,7 +413,7 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     if (net::clock::now() >= deadline || tracker_.uncertain()) {
       log::info(log::conn_ids{id_, server_->id}, "server did not settle after its client left: closing it");
       server_broken_ = true;
-      server_->socket.cancel();
+      server_->stream.cancel();
       break;
     }
     // The other half pokes this timer after every server read.
@@ -427,8 +425,8 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
 asio::awaitable<void> pooled_session::server_to_client() {
   session::spliced_output out(out_scratch_);
   for (;;) {
-    auto [ec, n] = co_await server_->socket.async_read_some(
-        asio::buffer(out_.data() + out_have_, net::relay_buffer::capacity - out_have_), net::use_nothrow);
+    auto [ec, n] = co_await server_->stream.read_some(
+        asio::buffer(out_.data() + out_have_, net::relay_buffer::capacity - out_have_));
     if (ec) {
       // A cancelled read is the other half saying "done" (cleanup finished, or
       // it released the server); anything else is a loss.
@@ -481,7 +479,7 @@ asio::awaitable<void> pooled_session::server_to_client() {
       client_.cancel();  // wake the other half to clean up
     }
     if (oversized) {
-      if (co_await read_whole_message(server_->socket, base + r.forward, out_have_ - r.forward)) {
+      if (co_await read_whole_message(server_->stream, base + r.forward, out_have_ - r.forward)) {
         server_broken_ = true;
         break;
       }

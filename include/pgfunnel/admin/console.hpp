@@ -13,7 +13,7 @@ namespace pgfunnel::admin {
 // A user in neither admin_users nor stats_users gets FATAL 28000; any other is welcomed (listed in
 // SHOW CLIENTS from then on) and served simple queries until it leaves. `self` must be filled in
 // (id, user, database, fd) and not yet registered.
-net::awaitable<void> run_console(net::tcp::socket& client, proxy::proxy_context& context, proxy::client_entry& self,
+net::awaitable<void> run_console(net::stream& client, proxy::proxy_context& context, proxy::client_entry& self,
                                  log::conn_id id);
 
 }  // namespace pgfunnel::admin

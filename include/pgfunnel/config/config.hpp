@@ -49,7 +49,8 @@ struct listen_address {
 };
 
 // How clients prove who they are to pgfunnel (not how pgfunnel logs in upstream).
-enum class auth_method { scram_sha_256, md5, password, trust };
+// cert: the client's TLS certificate (client_tls verify-ca/verify-full) names the user in its CN.
+enum class auth_method { scram_sha_256, md5, password, trust, cert };
 
 // One client credential. Exactly one of password / scram_verifier is set.
 struct user_entry {
@@ -62,12 +63,23 @@ struct user_entry {
 
 enum class log_format { text, json };
 
+// TLS between clients and pgfunnel. allow: TLS when the client asks; require: TLS or a FATAL
+// error; verify-ca: also a client certificate from client_tls_ca_file; verify-full: and its CN is
+// the user name.
+enum class client_tls_mode { disable, allow, require, verify_ca, verify_full };
+
 struct settings {
   upstream_url upstream = default_upstream();              // restart
   listen_address listen_pooled{"127.0.0.1", 6432};         // restart
   listen_address listen_direct{"127.0.0.1", 6433};         // restart
   listen_address listen_http{"0.0.0.0", 9127};             // restart; /metrics, /healthz, /readyz
   unsigned workers = 1;                                    // restart
+
+  client_tls_mode client_tls = client_tls_mode::disable;   // reload (new connections; certificates re-read)
+  std::string client_tls_cert_file;                        // reload
+  std::string client_tls_key_file;                         // reload
+  std::string client_tls_ca_file;                          // reload
+  std::string client_tls_ciphers = "HIGH:!aNULL:!MD5:!3DES:!RC4:!SHA1";  // reload; TLS 1.2 list (1.3 suites: OpenSSL's)
 
   auth_method auth_type = auth_method::scram_sha_256;     // reload
   std::vector<user_entry> users;                           // reload

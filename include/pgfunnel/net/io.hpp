@@ -4,6 +4,7 @@
 #include <string>
 
 #include "pgfunnel/net/asio.hpp"
+#include "pgfunnel/net/stream.hpp"
 #include "pgfunnel/protocol/frame.hpp"
 #include "pgfunnel/protocol/tags.hpp"
 
@@ -19,10 +20,11 @@ inline clock::duration or_forever(std::chrono::milliseconds d) {
 }
 
 awaitable<error_code> write_all(tcp::socket& socket, std::string_view bytes);
+inline awaitable<error_code> write_all(stream& s, std::string_view bytes) { return s.write_all(bytes); }
 
 // Reads one whole message (startup or tagged phase, as `reader` says) into `buffer`, exactly: no
 // byte past the message is consumed, so the socket can be handed on afterwards.
-awaitable<error_code> read_message(tcp::socket& socket, const protocol::frame_reader& reader, std::string& buffer,
+awaitable<error_code> read_message(stream& socket, const protocol::frame_reader& reader, std::string& buffer,
                                         protocol::frame& out);
 
 void set_socket_options(tcp::socket& socket);

@@ -9,6 +9,8 @@
 #include "pgfunnel/auth/scram_client.hpp"
 #include "pgfunnel/log/log.hpp"
 #include "pgfunnel/net/asio.hpp"
+#include "pgfunnel/net/stream.hpp"
+#include "pgfunnel/net/tls.hpp"
 #include "pgfunnel/protocol/decode.hpp"
 #include "pgfunnel/session/parameters.hpp"
 #include "pgfunnel/session/prepared_statements.hpp"
@@ -24,6 +26,9 @@ struct server_login {
   std::string password;  // empty: the server must not ask for one (unless scram_keys has keys)
   std::string database;
   std::string sslmode = "prefer";
+  net::tls_context tls;             // from the upstream URL (sslrootcert, sslcert); null for sslmode=disable
+  std::string channel_binding = "prefer";  // the URL's channel_binding: disable, prefer, require
+  std::string options;              // the URL's options (e.g. "endpoint=ep-cool-name-123"), sent as is
   // SCRAM key passthrough, used when `password` is empty: the keys a client proved for this user.
   // A function, not a value, so each connect sees keys recorded after the pool was created and
   // stops using keys whose verifier a reload replaced. Empty function or nullopt: no keys. Last, so
@@ -42,9 +47,9 @@ struct server_error {
 class server_connection {
  public:
   server_connection(net::asio::any_io_executor executor, std::uint64_t id, std::size_t max_prepared_statements)
-      : socket(std::move(executor)), id(log::server_id(id)), statements(max_prepared_statements) {}
+      : stream(executor), id(log::server_id(id)), statements(max_prepared_statements) {}
 
-  net::tcp::socket socket;
+  net::stream stream;  // plaintext or TLS, as the upstream sslmode and the server decided
   log::conn_id id;
   protocol::backend_key_data key{};      // the real key, for forwarding cancels
   net::tcp::endpoint peer;               // where a cancel for this server goes
@@ -55,6 +60,12 @@ class server_connection {
   session::server_statements statements; // pgfunnel's named prepared statements it holds
   session::session_settings settings;    // SQL-level SETs replayed on it (what it differs from a fresh login by)
 };
+
+// On a connected socket: SSLRequest and the TLS handshake as login.sslmode asks (nothing for
+// disable/allow; 'N' is accepted for prefer). SNI carries the host name, never an IP literal (RFC
+// 6066); verify-full also checks that the certificate names the host.
+net::awaitable<net::error_code> negotiate_upstream_tls(net::stream& stream, const server_login& login,
+                                                       server_error& error);
 
 // Connects and logs in (cleartext, md5 or SCRAM-SHA-256 as the server asks; SCRAM also with
 // passthrough keys instead of a password). On failure `error` says why in words a client can be shown.

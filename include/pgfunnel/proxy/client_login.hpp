@@ -22,19 +22,28 @@ struct client_startup {
   client_startup& operator=(const client_startup&) = delete;
 };
 
-// Reads startup-phase packets until a StartupMessage or CancelRequest, answering SSLRequest and
-// GSSENCRequest with 'N' (no encryption) as PostgreSQL does when it has none.
-net::awaitable<net::error_code> read_client_startup(net::tcp::socket& socket, client_startup& out);
+// Reads startup-phase packets until a StartupMessage or CancelRequest. With client TLS on, an
+// SSLRequest is answered 'S' and a direct-TLS connection (PostgreSQL 17, ALPN "postgresql") is
+// accepted, both handshaking on `socket`; otherwise 'N', as PostgreSQL without TLS. GSSENCRequest
+// gets 'N'. With client_tls require or stricter, a plaintext StartupMessage gets a FATAL error
+// and asio::error::access_denied comes back (the error has been sent).
+net::awaitable<net::error_code> read_client_startup(net::stream& socket, client_startup& out,
+                                                    const proxy_context& context, log::conn_id id);
 
 // Writes an ErrorResponse (severity FATAL unless given) and nothing else.
-net::awaitable<void> send_error(net::tcp::socket& socket, const protocol::error_message& error);
+net::awaitable<void> send_error(net::stream& socket, const protocol::error_message& error);
 
 // Runs the authentication exchange configured for the pooled listener. On failure the client has
 // been sent PostgreSQL's own error (28P01 for a wrong password or an unknown user) and false is
 // returned; on success nothing has been sent after the last SASL message (AuthenticationOk is the
 // caller's, with the welcome). A verifier-only user's proved ClientKey goes to context.scram_keys.
-net::awaitable<bool> authenticate_client(net::tcp::socket& socket, proxy_context& context, std::string_view user,
+net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& context, std::string_view user,
                                          bool loopback_listener, log::conn_id id);
+
+// client_tls verify-full and auth_type cert: the TLS client certificate's CN must be the user name.
+// On failure the client has been sent a 28000 error and false is returned.
+net::awaitable<bool> check_client_certificate(net::stream& socket, proxy_context& context, std::string_view user,
+                                              log::conn_id id);
 
 // Handles a CancelRequest packet: forwards it to the server the matching client holds, if any.
 net::awaitable<void> handle_cancel_request(proxy_context& context, const protocol::startup_packet& request,

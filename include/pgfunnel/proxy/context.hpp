@@ -8,6 +8,7 @@
 #include "pgfunnel/config/config.hpp"
 #include "pgfunnel/log/rate_limits.hpp"
 #include "pgfunnel/net/asio.hpp"
+#include "pgfunnel/net/tls.hpp"
 #include "pgfunnel/pool/registry.hpp"
 #include "pgfunnel/proxy/cancel.hpp"
 #include "pgfunnel/proxy/connection_registry.hpp"
@@ -61,6 +62,14 @@ struct proxy_context {
   std::function<void()> reload_requested;
   std::function<void()> shutdown_requested;
 
+  // Builds the TLS contexts from `s`: the client-facing one (client_tls*, read again at every
+  // reload so renewed certificates apply to new connections while open ones keep theirs) and, at
+  // startup, the upstream one (its URL needs a restart). False, with `error`, when a file is
+  // unusable; nothing changes then.
+  bool load_tls(const config::settings& s, bool upstream_too, std::string& error);
+  // The client-facing TLS context in force; null when client_tls is disable.
+  net::tls_context client_tls() const { return client_tls_.load(); }
+
   pool::pool_settings pool_settings() const;
   // The upstream login for a pool of `user` on `database`. For a user with only a SCRAM verifier
   // it carries a lookup of the passthrough keys, so it must not outlive this context.
@@ -69,6 +78,8 @@ struct proxy_context {
  private:
   std::atomic<std::shared_ptr<const config::settings>> settings_;
   std::atomic<std::shared_ptr<const credential_store>> credentials_;
+  std::atomic<net::tls_context> client_tls_;
+  net::tls_context upstream_tls_;  // set once at startup, before any session
 };
 
 }  // namespace pgfunnel::proxy

@@ -68,7 +68,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   bool relay_server_message(std::uint8_t tag, protocol::byte_span body, bool complete, std::size_t begin,
                             std::size_t end, session::spliced_output& out);
   // A message too large for the relay buffer that must be seen whole: read it into big_.
-  net::awaitable<net::error_code> read_whole_message(net::tcp::socket& socket, const std::uint8_t* have,
+  net::awaitable<net::error_code> read_whole_message(net::stream& socket, const std::uint8_t* have,
                                                      std::size_t have_size);
   // Both halves may owe the client bytes: one write at a time, in order; a second writer queues.
   net::awaitable<net::error_code> write_client(std::string_view bytes);
@@ -93,7 +93,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   void log_upstream_failure(const pool::server_error& error);
   void end(close_reason reason) { if (!ended_) { ended_ = true; reason_ = reason; } }
 
-  net::tcp::socket client_;
+  net::stream client_;
   std::shared_ptr<proxy_context> context_owner_;  // outlives the session, even at shutdown
   proxy_context& context_;
   const bool loopback_listener_;

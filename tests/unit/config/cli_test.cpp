@@ -178,7 +178,7 @@ TEST(Cli, HelpListsEverySetting) {
   }
   EXPECT_THAT(help, HasSubstr("env PGFUNNEL_POOL_SIZE; default 20; reloads"));
   EXPECT_THAT(help, HasSubstr("env PGFUNNEL_WORKERS; default 1; restart needed"));
-  EXPECT_THAT(help, HasSubstr("(scram-sha-256|md5|password|trust)"));
+  EXPECT_THAT(help, HasSubstr("(scram-sha-256|md5|password|trust|cert)"));
 }
 
 }  // namespace

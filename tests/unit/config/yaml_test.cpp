@@ -85,7 +85,7 @@ TEST(Yaml, BrokenFileReportsEveryErrorWithItsLine) {
           "2: upstream: unsupported scheme 'mysql://' (expected postgres:// or postgresql://)",
           "4: listen.pooled: bad port '70000' (must be a number from 0 to 65535; 0 lets the system pick)",
           "6: workers: must be at least 1",
-          "7: auth_type: bad value 'scram' (allowed: scram-sha-256, md5, password, trust)",
+          "7: auth_type: bad value 'scram' (allowed: scram-sha-256, md5, password, trust, cert)",
           "8: pool_szie: unknown key; did you mean 'pool_size'?",
           "9: min_pool_size: expected a whole number, got 'lots'",
           HasSubstr("10: query_wait_timeout: unknown duration unit 'parsecs'"),
