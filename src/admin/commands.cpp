@@ -66,9 +66,10 @@ bool split_words(std::string_view s, std::vector<std::string>& words) {
   return true;
 }
 
-constexpr std::array<std::string_view, 15> subjects = {"HELP",   "POOLS",   "STATS",   "STATS_TOTALS", "STATS_AVERAGES",
-                                                       "TOTALS", "CLIENTS", "SERVERS", "DATABASES",    "USERS",
-                                                       "CONFIG", "LISTS",   "VERSION", "STATE",        "MEM"};
+constexpr std::array<std::string_view, 20> subjects = {
+    "HELP",    "POOLS",   "STATS",          "STATS_TOTALS", "STATS_AVERAGES", "TOTALS",   "CLIENTS",
+    "SERVERS", "SOCKETS", "ACTIVE_SOCKETS", "FDS",          "DATABASES",      "USERS",    "CONFIG",
+    "LISTS",   "VERSION", "STATE",          "MEM",          "DNS_HOSTS",      "DNS_ZONES"};
 
 struct verb_name {
   std::string_view name;
@@ -186,6 +187,59 @@ constexpr column connections_cols[] = {
 };
 constexpr std::size_t connections_pgbouncer = 18;
 
+// SHOW SOCKETS: SHOW CLIENTS' columns with PgBouncer's I/O buffer positions after them, then ours.
+constexpr column sockets_cols[] = {
+    {"type", text},
+    {"user", text},
+    {"database", text},
+    {"state", text},
+    {"addr", text},
+    {"port", int4},
+    {"local_addr", text},
+    {"local_port", int4},
+    {"connect_time", text},
+    {"request_time", text},
+    {"wait", int4},
+    {"wait_us", int4},
+    {"close_needed", int4},
+    {"ptr", text},
+    {"link", text},
+    {"remote_pid", int4},
+    {"tls", text},
+    {"application_name", text},
+    {"recv_pos", int4},
+    {"pkt_pos", int4},
+    {"pkt_remain", int4},
+    {"send_pos", int4},
+    {"send_remain", int4},
+    {"pkt_avail", int4},
+    {"send_avail", int4},
+    // pgfunnel, as in CLIENTS and SERVERS
+    {"prepared_statements", int4},
+    {"id", int8},
+};
+constexpr std::size_t sockets_pgbouncer = 25;
+
+constexpr column fds_cols[] = {
+    {"fd", int4},
+    {"task", text},
+    {"user", text},
+    {"database", text},
+    {"addr", text},
+    {"port", int4},
+    {"cancel", int8},
+    {"link", int4},
+    {"client_encoding", text},
+    {"std_strings", text},
+    {"datestyle", text},
+    {"timezone", text},
+    {"password", text},
+    {"scram_client_key", bytea},
+    {"scram_server_key", bytea},
+};
+constexpr column dns_hosts_cols[] = {{"hostname", text}, {"ttl", int8}, {"addrs", text}};
+constexpr column dns_zones_cols[] = {{"zonename", text}, {"serial", int8}, {"count", int4}};
+
 constexpr column databases_cols[] = {
     {"name", text},
     {"host", text},
@@ -265,7 +319,7 @@ parsed_command parse_command(std::string_view sql) {
   return p;
 }
 
-bool needs_admin(const command& c) { return c.what != verb::show; }
+bool needs_admin(const command& c) { return c.what != verb::show || c.argument == "FDS"; }
 
 std::string_view command_tag(verb v) {
   for (const auto& candidate : verbs)
@@ -289,7 +343,8 @@ std::span<const std::string_view> show_subjects() { return subjects; }
 std::string help_text() {
   return "\n"
          "\tSHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION\n"
-         "\tSHOW LISTS|MEM|STATE\n"
+         "\tSHOW FDS|SOCKETS|ACTIVE_SOCKETS|LISTS|MEM|STATE\n"
+         "\tSHOW DNS_HOSTS|DNS_ZONES\n"
          "\tSHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS\n"
          "\tRELOAD\n"
          "\tPAUSE [<db>]\n"
@@ -307,6 +362,10 @@ std::span<const column> stats_totals_columns() { return stats_figures_cols; }
 std::span<const column> stats_averages_columns() { return stats_figures_cols; }
 std::span<const column> totals_columns() { return totals_cols; }
 std::span<const column> connections_columns() { return connections_cols; }
+std::span<const column> sockets_columns() { return sockets_cols; }
+std::span<const column> fds_columns() { return fds_cols; }
+std::span<const column> dns_hosts_columns() { return dns_hosts_cols; }
+std::span<const column> dns_zones_columns() { return dns_zones_cols; }
 std::span<const column> databases_columns() { return databases_cols; }
 std::span<const column> users_columns() { return users_cols; }
 std::span<const column> config_columns() { return config_cols; }
@@ -320,6 +379,10 @@ std::size_t pgbouncer_column_count(std::string_view subject) {
   if (subject == "STATS") return stats_pgbouncer;
   if (subject == "STATS_TOTALS" || subject == "STATS_AVERAGES") return stats_figures_pgbouncer;
   if (subject == "CLIENTS" || subject == "SERVERS") return connections_pgbouncer;
+  if (subject == "SOCKETS" || subject == "ACTIVE_SOCKETS") return sockets_pgbouncer;
+  if (subject == "FDS") return std::size(fds_cols);
+  if (subject == "DNS_HOSTS") return std::size(dns_hosts_cols);
+  if (subject == "DNS_ZONES") return std::size(dns_zones_cols);
   if (subject == "TOTALS") return std::size(totals_cols);
   if (subject == "DATABASES") return std::size(databases_cols);
   if (subject == "USERS") return std::size(users_cols);

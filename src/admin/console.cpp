@@ -124,6 +124,14 @@ class console {
   result_set show_totals() const;
   result_set show_clients() const;
   result_set show_servers() const;
+  result_set show_sockets(bool active_only) const;
+  result_set show_fds() const;
+  result_set show_dns_hosts() const;
+  result_set show_dns_zones() const;
+  // SHOW CLIENTS' and SERVERS' rows; with `sockets`, SHOW SOCKETS' (PgBouncer's list names as the
+  // state, its buffer columns) and, with `active_only`, only ACTIVE_SOCKETS' rows.
+  void client_rows(result_set& r, bool sockets, bool active_only) const;
+  void server_rows(result_set& r, bool sockets, bool active_only) const;
   result_set show_databases() const;
   result_set show_users() const;
   result_set show_config() const;
@@ -325,6 +333,11 @@ void console::show(const std::string& subject, std::string& out) {
                  : subject == "TOTALS"         ? show_totals()
                  : subject == "CLIENTS"        ? show_clients()
                  : subject == "SERVERS"        ? show_servers()
+                 : subject == "SOCKETS"        ? show_sockets(false)
+                 : subject == "ACTIVE_SOCKETS" ? show_sockets(true)
+                 : subject == "FDS"            ? show_fds()
+                 : subject == "DNS_HOSTS"      ? show_dns_hosts()
+                 : subject == "DNS_ZONES"      ? show_dns_zones()
                  : subject == "DATABASES"      ? show_databases()
                  : subject == "USERS"          ? show_users()
                  : subject == "CONFIG"         ? show_config()
@@ -369,7 +382,9 @@ result_set console::show_pools() const {
     r.row().text(p->database()).text(p->user());
     r.number(c.active).number(c.waiting).number(0).number(0);  // cl_active, cl_waiting, cancel requests
     r.number(counts.active).number(0).number(0);               // sv_active, sv_active_cancel, sv_being_canceled
-    r.number(counts.idle).number(0).number(0).number(counts.connecting);  // sv_idle, sv_used, sv_tested, sv_login
+    // sv_idle, sv_used (idle past server_check_delay), sv_tested (0: a server running server_check_query
+    // is already leased to the client it is checked for, so counted active), sv_login
+    r.number(counts.idle - counts.used).number(counts.used).number(0).number(counts.connecting);
     r.number(static_cast<std::int64_t>(wait.count() / 1'000'000))
         .number(static_cast<std::int64_t>(wait.count() % 1'000'000));
     r.text("transaction");
@@ -467,10 +482,43 @@ result_set console::show_totals() const {
 }
 
 result_set console::show_clients() const {
-  const clocks now;
   result_set r(connections_columns());
+  client_rows(r, false, false);
+  return r;
+}
+
+result_set console::show_servers() const {
+  result_set r(connections_columns());
+  server_rows(r, false, false);
+  return r;
+}
+
+result_set console::show_sockets(bool active_only) const {
+  result_set r(sockets_columns());
+  client_rows(r, true, active_only);
+  server_rows(r, true, active_only);
+  return r;
+}
+
+namespace {
+// SHOW SOCKETS' recv_pos, pkt_pos, pkt_remain, send_pos, send_remain, pkt_avail and send_avail are
+// offsets and amounts in PgBouncer's per-socket I/O buffer. pgfunnel's buffers belong to the
+// session's own thread and are not readable from the console without a data race: 0.
+void buffer_columns(result_set& r) {
+  for (int i = 0; i < 7; ++i) r.number(0);
+}
+}  // namespace
+
+// ACTIVE_SOCKETS: PgBouncer lists the sockets whose buffer holds bytes not yet passed on. We cannot
+// look into our buffers (above), so we list the sockets that can hold such bytes: clients waiting
+// for a server (their request waits in pgfunnel, as it does in PgBouncer's buffer) or holding one,
+// the servers they hold, and this console's own socket (its request is being answered). Idle
+// clients and parked servers are left out; PgBouncer's buffers for them are empty too.
+void console::client_rows(result_set& r, bool sockets, bool active_only) const {
+  const clocks now;
   context_.clients.for_each([&](const client_entry& e) {
     const auto state = e.state.load(std::memory_order_relaxed);
+    if (active_only && state == client_state::idle && &e != &self_) return;
     const auto request_ticks = e.request_at.load(std::memory_order_relaxed);
     const net::clock::time_point request =
         request_ticks == 0 ? e.connected_at : net::clock::time_point(net::clock::duration(request_ticks));
@@ -479,18 +527,22 @@ result_set console::show_clients() const {
                             : 0;
     const std::uint64_t link = e.link.load(std::memory_order_relaxed);
     const address peer = peer_of(e.fd), local = local_of(e.fd);
-    r.row().text("C").text(*e.user).text(*e.database).text(state == client_state::waiting ? "waiting" : "active");
+    // PgBouncer's SHOW CLIENTS says active (idle or linked) / waiting; SHOW SOCKETS names its lists.
+    const bool waiting = state == client_state::waiting;
+    const std::string_view state_text =
+        sockets ? (waiting ? "cl_waiting" : "cl_active") : (waiting ? "waiting" : "active");
+    r.row().text("C").text(*e.user).text(*e.database).text(state_text);
     r.text(peer.host).number(peer.port).text(local.host).number(local.port);
     r.text(now.text(e.connected_at)).text(now.text(request));
     r.number(static_cast<std::int64_t>(waited / 1'000'000)).number(static_cast<std::int64_t>(waited % 1'000'000));
     r.number(0).text(fmt::format("c{}", e.id)).text(link == 0 ? std::string() : fmt::format("s{}", link));
-    r.number(0).text("").text(e.application_name);
+    r.number(0).text(e.tls).text(e.application_name);
+    if (sockets) buffer_columns(r);
     r.number(e.prepared_statements.load(std::memory_order_relaxed)).number(e.id);
   });
-  return r;
 }
 
-result_set console::show_servers() const {
+void console::server_rows(result_set& r, bool sockets, bool active_only) const {
   const clocks now;
   struct holder_info {
     std::uint64_t client = 0;
@@ -501,12 +553,16 @@ result_set console::show_servers() const {
     if (const auto s = e.link.load(std::memory_order_relaxed); s != 0)
       client_of[s] = {e.id, e.request_at.load(std::memory_order_relaxed)};
   });
-  result_set r(connections_columns());
   for (const auto& p : context_.pools.all()) {
+    const pool::pool_settings settings = p->settings();
     for (const auto& s : p->servers()) {
+      if (active_only && !s.active) continue;
       const address peer = of(s.peer), local = of(s.local);
       const auto holder = client_of.find(s.id.n);
-      r.row().text("S").text(p->user()).text(p->database()).text(s.active ? "active" : "idle");
+      // "used": idle past server_check_delay, so checked before its next client (as SHOW POOLS' sv_used).
+      const bool used = !s.active && pool::due_check(settings, s.created, s.last_used, now.steady);
+      const std::string state = std::string(sockets ? "sv_" : "") + (s.active ? "active" : used ? "used" : "idle");
+      r.row().text("S").text(p->user()).text(p->database()).text(state);
       r.text(peer.host).number(peer.port).text(local.host).number(local.port);
       net::clock::time_point request = s.active ? s.created : s.last_used;
       if (s.active && holder != client_of.end() && holder->second.request_at != 0)
@@ -515,12 +571,27 @@ result_set console::show_servers() const {
       r.text(now.text(s.created)).text(now.text(request));
       r.number(0).number(0).number(s.close_needed ? 1 : 0).text(log::to_string(s.id));
       r.text(holder == client_of.end() ? std::string() : fmt::format("c{}", holder->second.client));
-      r.number(s.backend_pid).text("").text(s.application_name);
+      r.number(s.backend_pid).text(s.tls).text(s.application_name);
+      if (sockets) buffer_columns(r);
       r.number(s.prepared_statements).number(s.id.n);
     }
   }
-  return r;
 }
+
+// PgBouncer's SHOW FDS lists its sockets with each login's state (user, cancel key, encodings,
+// SCRAM keys), and over a Unix socket to its own OS user passes the descriptors themselves: that is
+// how a new PgBouncer started with -R takes over (online restart). pgfunnel has no takeover, and a
+// list of cancel keys would serve nothing else: PgBouncer's columns, no rows (admin_users only, as
+// in PgBouncer).
+result_set console::show_fds() const { return result_set(fds_columns()); }
+
+// PgBouncer resolves host names itself and caches them per TTL (and per zone, with
+// dns_zone_check_period); these list that cache. pgfunnel asks the system resolver at each server
+// connect and caches nothing, so there is nothing to list (SHOW LISTS' dns_* rows say 0 too). A
+// fresh lookup here would cost a DNS round trip on the console's thread and could fill neither
+// ttl nor serial.
+result_set console::show_dns_hosts() const { return result_set(dns_hosts_columns()); }
+result_set console::show_dns_zones() const { return result_set(dns_zones_columns()); }
 
 result_set console::show_databases() const {
   const auto settings = context_.settings();

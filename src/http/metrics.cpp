@@ -117,11 +117,13 @@ std::string render_metrics(const metrics_snapshot& s) {
       e.sample("pgfunnel_pool_clients", l + ",state=\"waiting\"", number(std::uint64_t{p.clients_waiting}));
     }
     e.family("pgfunnel_pool_servers", "gauge",
-             "Server connections by state: active (leased), idle (parked), connecting (logging in)");
+             "Server connections by state: active (leased), idle (parked), used (parked past server_check_delay: "
+             "checked before reuse), connecting (logging in)");
     for (const auto& p : s.pools) {
       const std::string l = pool_labels(p);
       e.sample("pgfunnel_pool_servers", l + ",state=\"active\"", number(std::uint64_t{p.servers_active}));
       e.sample("pgfunnel_pool_servers", l + ",state=\"idle\"", number(std::uint64_t{p.servers_idle}));
+      e.sample("pgfunnel_pool_servers", l + ",state=\"used\"", number(std::uint64_t{p.servers_used}));
       e.sample("pgfunnel_pool_servers", l + ",state=\"connecting\"", number(std::uint64_t{p.servers_connecting}));
     }
   }

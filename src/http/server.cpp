@@ -79,7 +79,8 @@ metrics_snapshot collect_metrics(proxy::proxy_context& context) {
     ps.clients_active = counts.active;  // one client per leased server
     ps.clients_waiting = counts.waiting;
     ps.servers_active = counts.active;
-    ps.servers_idle = counts.idle;
+    ps.servers_idle = counts.idle - counts.used;
+    ps.servers_used = counts.used;
     ps.servers_connecting = counts.connecting;
     auto& st = p->statements();
     ps.servers_pinned = static_cast<unsigned>(std::max(0, st.pinned.load()));

@@ -31,6 +31,8 @@ namespace {
 std::atomic<std::uint64_t> next_server_id{0};
 }  // namespace
 
+std::uint64_t next_server_number() { return ++next_server_id; }
+
 pool::pool(asio::io_context& io, std::string database, std::string user, server_login login, pool_settings settings)
     : io_(io),
       strand_(asio::make_strand(io)),
@@ -71,7 +73,12 @@ bool pool::login_retry_pending() const {
 
 pool_counts pool::counts() const {
   std::lock_guard lock(mutex_);
-  return {state_.idle_count(), state_.active_count(), state_.connecting_count(), state_.waiting_count()};
+  pool_counts c{state_.idle_count(), state_.active_count(), state_.connecting_count(), state_.waiting_count(), 0};
+  // Idle servers' times are written before they are parked (release() under this mutex): safe to read.
+  const auto now = clock::now();
+  for (const server_connection* s : state_.idle())
+    if (due_check(settings_, s->created, s->last_used, now)) ++c.used;
+  return c;
 }
 
 bool pool::looks_alive(server_connection& server) {
@@ -145,7 +152,7 @@ void pool::launch_connects(unsigned n) {
 
 asio::awaitable<void> pool::connect_one() {
   const pool_settings cfg = settings();  // a reload may change settings_ on another thread
-  auto server = std::make_unique<server_connection>(io_.get_executor(), ++next_server_id, cfg.max_prepared_statements);
+  auto server = std::make_unique<server_connection>(io_.get_executor(), next_server_number(), cfg.max_prepared_statements);
   server_error error;
   auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error),
                                        net::or_forever(cfg.server_connect_timeout));
@@ -467,6 +474,7 @@ std::vector<server_info> pool::servers() const {
     i.created = s->created;
     if (!i.active) i.last_used = s->last_used;  // a lease holder writes it without the mutex
     i.backend_pid = s->key.process_id;
+    i.tls = s->tls;
     i.peer = s->peer;
     error_code ec;
     i.local = s->stream.socket().local_endpoint(ec);  // getsockname: safe beside the lease holder's I/O

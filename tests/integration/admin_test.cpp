@@ -1,5 +1,5 @@
-// Integration: the admin console — SHOW columns against a running PgBouncer 1.18, SHOW POOLS under load, PAUSE/RESUME,
-// KILL_CLIENT, access.
+// Integration: the admin console — SHOW columns against a running PgBouncer 1.18, SHOW POOLS under load, used servers
+// and sockets, PAUSE/RESUME, KILL_CLIENT, access.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -32,9 +32,12 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 
 constexpr const char* pgbouncer_binary = "/usr/sbin/pgbouncer";
-const std::vector<std::string> show_subjects = {"POOLS",   "STATS",   "STATS_TOTALS", "STATS_AVERAGES", "TOTALS",
-                                                "CLIENTS", "SERVERS", "DATABASES",    "USERS",          "CONFIG",
-                                                "LISTS",   "VERSION", "MEM"};
+const std::vector<std::string> show_subjects = {"POOLS",     "STATS",     "STATS_TOTALS", "STATS_AVERAGES", "TOTALS",
+                                                "CLIENTS",   "SERVERS",   "SOCKETS",      "ACTIVE_SOCKETS", "FDS",
+                                                "DATABASES", "USERS",     "CONFIG",       "LISTS",          "VERSION",
+                                                "MEM",       "DNS_HOSTS", "DNS_ZONES"};
+// What pgfunnel answers with no rows by design: no online restart to hand sockets to, no DNS cache.
+const std::set<std::string> rowless_subjects = {"FDS", "DNS_HOSTS", "DNS_ZONES"};
 
 // A result with its column names and type OIDs (PQexec: the console speaks simple queries only).
 struct described {
@@ -194,7 +197,7 @@ TEST(AdminConsole, ShowColumnsStartWithPgBouncer118s) {
       EXPECT_EQ(ours.columns[i].first, theirs.columns[i].first) << "column " << i;
       EXPECT_EQ(ours.columns[i].second, theirs.columns[i].second) << "type of " << theirs.columns[i].first;
     }
-    EXPECT_FALSE(ours.rows.empty());
+    EXPECT_EQ(ours.rows.empty(), rowless_subjects.count(subject) == 1);
   }
   // The console's own result framing: CommandComplete "SHOW", like PgBouncer's.
   PGresult* res = PQexec(funnel_console.get(), "SHOW VERSION");
@@ -341,6 +344,85 @@ TEST(AdminConsole, ShowPoolsAndClientsDuringAHundredClientLoad) {
       << query_count << " < 3 × " << transactions.load();
 }
 
+// PgBouncer's "used" servers: idle past server_check_delay, so server_check_query runs before their
+// next client. SHOW SOCKETS lists clients and servers under PgBouncer's list names; ACTIVE_SOCKETS
+// only those a request or transaction is passing through.
+TEST(AdminConsole, ServersIdlePastServerCheckDelayAreUsedAndSocketsListEveryConnection) {
+  pg_server& pg = shared_pg();
+  pgfunnel_process funnel(
+      {"--upstream", pg.url(), "--pool-size", "2", "--admin-users", "postgres", "--server-check-delay", "100ms"});
+  pq_conn console(funnel.pooled_conninfo("postgres", "postgres", "pgbouncer"));
+  pq_conn holder(funnel.pooled_conninfo() + " application_name=holder");
+  pq_conn quiet(funnel.pooled_conninfo() + " application_name=quiet");
+  ASSERT_TRUE(console.ok() && holder.ok() && quiet.ok());
+  // The holder keeps one server in its transaction; the quiet client's query takes the other,
+  // which then idles.
+  ASSERT_TRUE(holder.exec("BEGIN").ok);
+  ASSERT_EQ(holder.value("SELECT 1"), "1");
+  ASSERT_EQ(quiet.value("SELECT 2"), "2");
+
+  std::map<std::string, std::string> row;
+  ASSERT_TRUE(eventually([&] {
+    row = pool_row(console.get(), "postgres", "postgres");
+    return as_int(row, "sv_used") == 1;
+  })) << "sv_used "
+      << row["sv_used"];
+  EXPECT_EQ(as_int(row, "sv_idle"), 0);  // a used server is not also idle
+  EXPECT_EQ(as_int(row, "sv_active"), 1);
+  EXPECT_EQ(as_int(row, "sv_tested"), 0);
+  std::multiset<std::string> states;
+  for (const auto& s : run_show(console.get(), "SHOW SERVERS").rows) states.insert(s.at("state"));
+  EXPECT_EQ(states, (std::multiset<std::string>{"active", "used"}));
+
+  // A session marks its client idle just after giving its server back.
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& c : run_show(console.get(), "SHOW CLIENTS").rows)
+      if (c.at("application_name") == "quiet") return c.at("link").empty();
+    return false;
+  }));
+
+  // SOCKETS: every client (the console included) and server, with PgBouncer's buffer columns.
+  const described sockets = run_show(console.get(), "SHOW SOCKETS");
+  ASSERT_TRUE(sockets.ok) << sockets.error;
+  std::map<std::string, std::string> state_of_app;
+  std::multiset<std::string> server_states;
+  std::string holder_link, active_server;
+  for (const auto& s : sockets.rows) {
+    for (const std::string column :
+         {"recv_pos", "pkt_pos", "pkt_remain", "send_pos", "send_remain", "pkt_avail", "send_avail"})
+      EXPECT_EQ(s.at(column), "0") << column;
+    if (s.at("type") == "S") {
+      server_states.insert(s.at("state"));
+      if (s.at("state") == "sv_active") active_server = s.at("ptr");
+      EXPECT_GT(as_int(s, "remote_pid"), 0);
+    } else {
+      EXPECT_EQ(s.at("type"), "C");
+      state_of_app[s.at("database") == "pgbouncer" ? "console" : s.at("application_name")] = s.at("state");
+      if (s.at("application_name") == "holder") holder_link = s.at("link");
+    }
+  }
+  EXPECT_EQ(server_states, (std::multiset<std::string>{"sv_active", "sv_used"}));
+  EXPECT_EQ(state_of_app, (std::map<std::string, std::string>{
+                              {"console", "cl_active"}, {"holder", "cl_active"}, {"quiet", "cl_active"}}));
+  EXPECT_EQ(holder_link, active_server);
+
+  // ACTIVE_SOCKETS: the holder and its server, and the console answering; not the quiet client
+  // nor the parked server.
+  const described active = run_show(console.get(), "SHOW ACTIVE_SOCKETS");
+  ASSERT_TRUE(active.ok) << active.error;
+  std::set<std::string> listed;
+  for (const auto& s : active.rows) listed.insert(s.at("ptr"));
+  std::set<std::string> expected{active_server};
+  for (const auto& s : sockets.rows)
+    if (s.at("type") == "C" && s.at("application_name") != "quiet") expected.insert(s.at("ptr"));
+  EXPECT_EQ(listed, expected);
+
+  // The used server serves again (server_check_query runs first); the quiet client never notices.
+  EXPECT_EQ(quiet.value("SELECT 3"), "3");
+  ASSERT_TRUE(holder.exec("COMMIT").ok);
+  EXPECT_TRUE(eventually([&] { return as_int(pool_row(console.get(), "postgres", "postgres"), "sv_used") == 2; }));
+}
+
 TEST(AdminConsole, PauseWaitsForTransactionsAndResumeServesTheQueue) {
   pg_server& pg = shared_pg();
   pgfunnel_process funnel({"--upstream", pg.url(), "--pool-size", "2", "--admin-users", "postgres"});
@@ -463,7 +545,9 @@ TEST(AdminConsole, AccessAndErrors) {
     EXPECT_THAT(row.at("value"), ::testing::Not(HasSubstr(":postgres@"))) << row.at("key");
     EXPECT_TRUE(row.at("changeable") == "yes" || row.at("changeable") == "no");
   }
-  for (const std::string sql : {"PAUSE", "KILL postgres", "RELOAD", "SHUTDOWN", "KILL_CLIENT 1"}) {
+  EXPECT_TRUE(run_show(stats.get(), "SHOW SOCKETS").ok);
+  // SHOW FDS is admin_users' only, as in PgBouncer.
+  for (const std::string sql : {"PAUSE", "KILL postgres", "RELOAD", "SHUTDOWN", "KILL_CLIENT 1", "SHOW FDS"}) {
     const auto r = stats.exec(sql);
     EXPECT_FALSE(r.ok) << sql;
     EXPECT_EQ(r.error.sqlstate, "42501") << sql << ": " << r.describe();

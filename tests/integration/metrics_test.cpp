@@ -242,6 +242,37 @@ TEST_F(Metrics, ExpositionPassesPromtoolAndCountersFollowTheLoad) {
   EXPECT_EQ(m["pgfunnel_client_connections{listener=\"direct\"}"], 1);
 }
 
+// A server idle past server_check_delay is "used" (PgBouncer's sv_used: checked before reuse), not idle.
+TEST_F(Metrics, ServersIdlePastServerCheckDelayAreCountedAsUsed) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--pool-size", "3", "--server-check-delay", "100ms"});
+  pq_conn conn(funnel.pooled_conninfo());
+  ASSERT_EQ(conn.value("SELECT 1"), "1");
+  const std::string l = pool_labels.substr(0, pool_labels.size() - 1);
+  const auto servers = [&](const std::string& state) {
+    return "pgfunnel_pool_servers" + l + ",state=\"" + state + "\"}";
+  };
+  http_reply reply;
+  std::map<std::string, double> m;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  do {
+    reply = get(funnel.http_port(), "/metrics");
+    m = parse_samples(reply.body);
+    if (m[servers("used")] == 1) break;
+    std::this_thread::sleep_for(50ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  ASSERT_EQ(m[servers("used")], 1) << reply.body;
+  EXPECT_EQ(m[servers("idle")], 0);
+  EXPECT_EQ(m[servers("active")], 0);
+  EXPECT_EQ(promtool_problems(reply.body), "") << reply.body;
+  // Leased again (after its check), it is active and no longer used.
+  pq_conn tx(funnel.pooled_conninfo());
+  ASSERT_TRUE(tx.exec("BEGIN").ok);
+  ASSERT_EQ(tx.value("SELECT 2"), "2");
+  m = parse_samples(get(funnel.http_port(), "/metrics").body);
+  EXPECT_EQ(m[servers("active")], 1);
+  EXPECT_EQ(m[servers("used")], 0);
+}
+
 TEST_F(Metrics, ReadyzFollowsTheUpstream) {
   pgfunnel_process funnel({"--upstream", shared_pg().url(), "--pool-size", "3"});
   ASSERT_EQ(wait_for_status(funnel.http_port(), "/readyz", 200, 10s).status, 200);

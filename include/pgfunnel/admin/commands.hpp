@@ -33,7 +33,8 @@ struct parsed_command {
 // that is a plain or double-quoted identifier; KILL_CLIENT takes a client id (c42 or 42).
 parsed_command parse_command(std::string_view sql);
 
-// Everything but SHOW changes something: admin_users only (stats_users may SHOW).
+// Everything but SHOW changes something: admin_users only (stats_users may SHOW). SHOW FDS too, as
+// in PgBouncer, whose rows carry every connection's cancel key.
 bool needs_admin(const command& c);
 // The CommandComplete tag PgBouncer sends: "SHOW", "PAUSE", "KILL_CLIENT", ...
 std::string_view command_tag(verb v);
@@ -48,8 +49,9 @@ std::string help_text();
 
 // ---- results ------------------------------------------------------------------------------------
 
-// Type OIDs as PgBouncer 1.18 sends them: int4 for counts, numeric for the SHOW STATS family.
-enum class column_type : std::uint32_t { int8 = 20, int4 = 23, text = 25, numeric = 1700 };
+// Type OIDs as PgBouncer 1.18 sends them: int4 for counts, numeric for the SHOW STATS family, bytea
+// for SHOW FDS' SCRAM keys.
+enum class column_type : std::uint32_t { bytea = 17, int8 = 20, int4 = 23, text = 25, numeric = 1700 };
 
 struct column {
   std::string_view name;
@@ -63,6 +65,10 @@ std::span<const column> stats_totals_columns();    // STATS_TOTALS
 std::span<const column> stats_averages_columns();  // STATS_AVERAGES
 std::span<const column> totals_columns();
 std::span<const column> connections_columns();  // CLIENTS and SERVERS
+std::span<const column> sockets_columns();      // SOCKETS and ACTIVE_SOCKETS: CLIENTS' plus the buffer columns
+std::span<const column> fds_columns();
+std::span<const column> dns_hosts_columns();
+std::span<const column> dns_zones_columns();
 std::span<const column> databases_columns();
 std::span<const column> users_columns();
 std::span<const column> config_columns();

@@ -26,7 +26,8 @@ struct pool_snapshot {
   unsigned clients_active = 0;  // holding a server (one per leased server)
   unsigned clients_waiting = 0;
   unsigned servers_active = 0;  // leased
-  unsigned servers_idle = 0;
+  unsigned servers_idle = 0;    // parked, not due a check
+  unsigned servers_used = 0;    // parked, idle past server_check_delay: checked before reuse (PgBouncer's sv_used)
   unsigned servers_connecting = 0;
   unsigned servers_pinned = 0;  // leased and held by one client for its advisory locks
   std::uint64_t transactions = 0;

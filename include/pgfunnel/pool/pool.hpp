@@ -5,6 +5,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,7 +25,18 @@ struct pool_settings {
   std::size_t max_prepared_statements = 200;  // per server connection
   // After a failed login, acquire() fails at once with that error for this long (no new attempt).
   std::chrono::milliseconds server_login_retry{0};
+  // server_check_delay, or nullopt when server_check_query is empty (servers are never checked).
+  // The pool only counts with it (PgBouncer's "used" servers); the session runs the check.
+  std::optional<std::chrono::milliseconds> server_check_delay;
 };
+
+// PgBouncer's "used" server: idle, but idle for server_check_delay or longer, so server_check_query
+// runs before a client gets it (pooled_session::server_passes_check). A server no client has had
+// yet is never checked (its login just proved it), so it stays "idle".
+inline bool due_check(const pool_settings& s, net::clock::time_point created, net::clock::time_point last_used,
+                      net::clock::time_point now) {
+  return s.server_check_delay && last_used != created && now - last_used >= *s.server_check_delay;
+}
 
 // Why acquire() came back without a server.
 enum class acquire_failure { none, wait_timeout, upstream_error };
@@ -38,6 +50,7 @@ struct acquire_result {
 // Counters for logs, SHOW POOLS and metrics.
 struct pool_counts {
   unsigned idle = 0, active = 0, connecting = 0, waiting = 0;
+  unsigned used = 0;  // of the idle ones, those due_check(): PgBouncer's sv_used (and not its sv_idle)
 };
 
 // Named prepared statements and pinned servers, summed over leases; any thread updates them.
@@ -73,6 +86,7 @@ struct server_info {
   net::tcp::endpoint local;
   std::size_t prepared_statements = 0;  // idle servers only: a leased one is its client's to read
   std::string application_name;         // idle servers only, likewise
+  std::string tls;                      // as server_connection::tls
 };
 
 class pool : public std::enable_shared_from_this<pool> {
@@ -95,6 +109,12 @@ class pool : public std::enable_shared_from_this<pool> {
   net::awaitable<bool> wait_for_defaults(server_error& error);
   // Valid once wait_for_defaults() returned true; never changes afterwards.
   const session::parameter_set& defaults() const { return defaults_; }
+  // Whether a server of this pool ever logged in. One that never did has had no server to close,
+  // so once stop()ped nothing of it runs on (auth_query drops such pools).
+  bool ever_logged_in() const {
+    std::lock_guard lock(mutex_);
+    return have_defaults_;
+  }
 
   void apply_settings(const pool_settings& settings);
   pool_counts counts() const;

@@ -73,9 +73,20 @@ TEST(AdminParse, EmptyQuery) {
 
 TEST(AdminParse, OnlyShowIsForStatsUsers) {
   EXPECT_FALSE(needs_admin(parse_ok("SHOW CONFIG")));
+  EXPECT_FALSE(needs_admin(parse_ok("show sockets")));
+  EXPECT_TRUE(needs_admin(parse_ok("show fds")));  // as in PgBouncer: its rows hold cancel keys
   for (std::string_view sql :
        {"PAUSE", "RESUME", "RECONNECT", "KILL db", "KILL_CLIENT 1", "RELOAD", "SHUTDOWN", "WAIT_CLOSE"})
     EXPECT_TRUE(needs_admin(parse_ok(sql))) << sql;
+}
+
+TEST(AdminParse, PgBouncer118sShowSubjectsAreAllKnown) {
+  for (std::string_view subject : {"HELP", "CONFIG", "DATABASES", "POOLS", "CLIENTS", "SERVERS", "USERS", "VERSION",
+                                   "FDS", "SOCKETS", "ACTIVE_SOCKETS", "LISTS", "MEM", "DNS_HOSTS", "DNS_ZONES",
+                                   "STATS", "STATS_TOTALS", "STATS_AVERAGES", "TOTALS"}) {
+    EXPECT_EQ(parse_ok("SHOW " + std::string(subject)).argument, subject);
+    EXPECT_NE(help_text().find(subject), std::string::npos) << subject << " missing from SHOW HELP";
+  }
 }
 
 TEST(AdminParse, CommandTagsArePgBouncers) {

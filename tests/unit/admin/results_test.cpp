@@ -118,10 +118,35 @@ TEST(AdminResults, PgBouncer118ColumnsComeFirst) {
   EXPECT_EQ(stats_columns()[14].name, "avg_wait_time");
   EXPECT_EQ(pgbouncer_column_count("STATS"), 15u);
   EXPECT_EQ(names(config_columns(), 4), (std::vector<std::string>{"key", "value", "default", "changeable"}));
+  EXPECT_EQ(names(sockets_columns(), pgbouncer_column_count("SOCKETS")),
+            (std::vector<std::string>{"type",       "user",       "database",         "state",        "addr",
+                                      "port",       "local_addr", "local_port",       "connect_time", "request_time",
+                                      "wait",       "wait_us",    "close_needed",     "ptr",          "link",
+                                      "remote_pid", "tls",        "application_name", "recv_pos",     "pkt_pos",
+                                      "pkt_remain", "send_pos",   "send_remain",      "pkt_avail",    "send_avail"}));
+  EXPECT_EQ(pgbouncer_column_count("ACTIVE_SOCKETS"), 25u);
+  // SOCKETS starts as CLIENTS does; ours come after PgBouncer's, as in CLIENTS.
+  EXPECT_EQ(names(sockets_columns(), 18), names(connections_columns(), 18));
+  EXPECT_EQ(names(sockets_columns(), sockets_columns().size()).back(), "id");
+  EXPECT_EQ(names(fds_columns(), pgbouncer_column_count("FDS")),
+            (std::vector<std::string>{"fd", "task", "user", "database", "addr", "port", "cancel", "link",
+                                      "client_encoding", "std_strings", "datestyle", "timezone", "password",
+                                      "scram_client_key", "scram_server_key"}));
+  EXPECT_EQ(names(dns_hosts_columns(), pgbouncer_column_count("DNS_HOSTS")),
+            (std::vector<std::string>{"hostname", "ttl", "addrs"}));
+  EXPECT_EQ(names(dns_zones_columns(), pgbouncer_column_count("DNS_ZONES")),
+            (std::vector<std::string>{"zonename", "serial", "count"}));
   // 1.18 types: counts int4, the SHOW STATS family numeric.
   EXPECT_EQ(pools_columns()[2].type, column_type::int4);
   for (std::size_t i = 1; i < stats_columns().size(); ++i) EXPECT_EQ(stats_columns()[i].type, column_type::numeric);
   EXPECT_EQ(databases_columns()[2].type, column_type::int4);
+  for (std::size_t i = 18; i < 25; ++i) EXPECT_EQ(sockets_columns()[i].type, column_type::int4);
+  EXPECT_EQ(fds_columns()[0].type, column_type::int4);
+  EXPECT_EQ(fds_columns()[6].type, column_type::int8);                 // cancel
+  EXPECT_EQ(static_cast<std::uint32_t>(fds_columns()[13].type), 17u);  // bytea
+  EXPECT_EQ(dns_hosts_columns()[1].type, column_type::int8);
+  EXPECT_EQ(dns_zones_columns()[1].type, column_type::int8);
+  EXPECT_EQ(dns_zones_columns()[2].type, column_type::int4);
 }
 
 TEST(AdminResults, AveragesFollowPgBouncer) {

@@ -46,6 +46,7 @@ metrics_snapshot sample_snapshot() {
   a.clients_waiting = 5;
   a.servers_active = 2;
   a.servers_idle = 1;
+  a.servers_used = 3;
   a.servers_connecting = 1;
   a.servers_pinned = 1;
   a.transactions = 100;
@@ -174,6 +175,7 @@ TEST(Metrics, GaugesCountersAndLabels) {
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_clients{" + l + ",state=\"active\"} 2\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_clients{" + l + ",state=\"waiting\"} 5\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers{" + l + ",state=\"idle\"} 1\n"));
+  EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers{" + l + ",state=\"used\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers{" + l + ",state=\"connecting\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers_pinned{" + l + "} 1\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_transactions_total{" + l + "} 100\n"));
