@@ -199,6 +199,18 @@ std::vector<key_info> build_table() {
       "admin_users", reloads, "Users who may run every admin console command (database pgbouncer), comma-separated"));
   t.push_back(name_list_key<&settings::stats_users>(
       "stats_users", reloads, "Users who may run the admin console's SHOW commands, comma-separated"));
+  t.push_back(text_key<&settings::auth_user>(
+      "auth_user", "USER", "", reloads,
+      "Look up users not in users: with auth_query, logged in upstream as this user; empty = off"));
+  t.push_back(text_key<&settings::auth_query>(
+      "auth_query", "SQL", "SELECT usename, passwd FROM pg_shadow WHERE usename=$1", reloads,
+      "Query returning (name, SCRAM verifier) of the user bound as $1, run as auth_user"));
+  t.push_back(count_key<&settings::auth_failure_limit>(
+      "auth_failure_limit", 0, 1'000'000, "10", reloads,
+      "Failed password logins allowed per client address per auth_failure_window, then refused; 0 = off"));
+  t.push_back(duration_key<&settings::auth_failure_window>(
+      "auth_failure_window", "60s", reloads,
+      "Window of auth_failure_limit, from an address's first failed login; logins are refused until it ends"));
   t.push_back(count_key<&settings::pool_size>("pool_size", 1, 100'000, "20", reloads,
                                               "Most server connections per pool"));
   t.push_back(count_key<&settings::min_pool_size>("min_pool_size", 0, 100'000, "0", reloads,

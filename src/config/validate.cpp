@@ -64,6 +64,10 @@ void check_cross_field(const settings& s, const source_map& sources, std::vector
                                               "(auth_type md5, {}); give a password or use scram-sha-256",
                                               u.name, source_note(sources, "auth_type"))));
   }
+  if (fine({"auth_user", "auth_query"}) && !s.auth_user.empty() && s.auth_query.empty())
+    found.push_back(at_source(
+        sources, "auth_query",
+        fmt::format("must not be empty when auth_user is set ({})", source_note(sources, "auth_user"))));
   if (fine({"client_tls", "client_tls_cert_file", "client_tls_key_file", "client_tls_ca_file"}) &&
       s.client_tls != client_tls_mode::disable) {
     const std::string mode = source_note(sources, "client_tls");

@@ -9,6 +9,7 @@
 #include "pgfunnel/net/io.hpp"
 #include "pgfunnel/net/tls.hpp"
 #include "pgfunnel/proxy/client_login.hpp"
+#include "pgfunnel/proxy/failed_logins.hpp"
 
 namespace pgfunnel::proxy {
 
@@ -34,6 +35,15 @@ net::awaitable<bool> fail(net::stream& socket, log::conn_id id, std::string_view
   const std::string detail = fmt::format("pgfunnel client {}", log::to_string(id));
   co_await send_error(socket, {"FATAL", sqlstate, message, detail});
   co_return false;
+}
+
+// A wrong password or an unknown user: 28P01 with the same words for both, as PostgreSQL, and one
+// more failure against the client's address (auth_failure_limit).
+net::awaitable<bool> fail_password(net::stream& socket, proxy_context& context, log::conn_id id, std::string_view user,
+                                   std::string_view why) {
+  count_failed_login(socket, context);
+  std::string message = password_failed(user);
+  co_return co_await fail(socket, id, "28P01", std::move(message), why);
 }
 
 // Reads the client's next PasswordMessage-family message ('p') into `buffer`; the body is returned.
@@ -78,8 +88,10 @@ void remember_passthrough_key(proxy_context& context, const credential* cred, st
     context.scram_keys.remember(user, *cred->verifier, client_key);
 }
 
+// `unknown_why` is what the log says when the user has no usable verifier ("no such user", or why
+// auth_query found none).
 net::awaitable<bool> scram_exchange(net::stream& socket, proxy_context& context, const credential* cred,
-                                    std::string_view user, log::conn_id id) {
+                                    std::string_view user, log::conn_id id, std::string_view unknown_why) {
   // An unknown user (or one without a usable verifier) goes through the same exchange against a
   // made-up verifier and fails at the proof, so a client cannot tell whether the user exists.
   auth::scram_verifier verifier;
@@ -119,11 +131,13 @@ net::awaitable<bool> scram_exchange(net::stream& socket, proxy_context& context,
     co_return co_await fail(socket, id, "08P01", "expected SASL response", ec.message());
   std::string server_final;
   if (auto ec = server.handle_client_final(as_view(body), server_final)) {
-    if (ec == auth::errc::invalid_proof || mock)
-      co_return co_await fail(socket, id, "28P01", password_failed(user), mock ? "no such user" : "wrong password");
+    if (ec == auth::errc::invalid_proof || mock) {
+      const std::string_view why = mock ? unknown_why : std::string_view("wrong password");
+      co_return co_await fail_password(socket, context, id, user, why);
+    }
     co_return co_await fail(socket, id, "08P01", fmt::format("malformed SCRAM message: {}", ec.message()), "");
   }
-  if (mock) co_return co_await fail(socket, id, "28P01", password_failed(user), "no such user");
+  if (mock) co_return co_await fail_password(socket, context, id, user, unknown_why);
   if (const auto key = server.client_key()) remember_passthrough_key(context, cred, user, *key);
   out.clear();
   protocol::encode_authentication_sasl_final(out, server_final);
@@ -143,16 +157,17 @@ net::awaitable<bool> ask_for_password(net::stream& socket, const std::string& re
   co_return true;
 }
 
-net::awaitable<bool> md5_exchange(net::stream& socket, const credential* cred, std::string_view user, log::conn_id id) {
+net::awaitable<bool> md5_exchange(net::stream& socket, proxy_context& context, const credential* cred,
+                                  std::string_view user, log::conn_id id, std::string_view unknown_why) {
   auth::md5_salt salt{};
   RAND_bytes(salt.data(), static_cast<int>(salt.size()));
   std::string request, buffer;
   protocol::encode_authentication_md5_password(request, salt);
   std::string_view response;
   if (!co_await ask_for_password(socket, request, id, buffer, response)) co_return false;
-  if (cred == nullptr) co_return co_await fail(socket, id, "28P01", password_failed(user), "no such user");
+  if (cred == nullptr) co_return co_await fail_password(socket, context, id, user, unknown_why);
   if (auth::md5_verify(user, cred->password, salt, response))
-    co_return co_await fail(socket, id, "28P01", password_failed(user), "wrong password");
+    co_return co_await fail_password(socket, context, id, user, "wrong password");
   co_return true;
 }
 
@@ -170,13 +185,15 @@ bool cleartext_matches(proxy_context& context, const credential& cred, std::stri
 }
 
 net::awaitable<bool> cleartext_exchange(net::stream& socket, proxy_context& context, const credential* cred,
-                                        std::string_view user, log::conn_id id) {
+                                        std::string_view user, log::conn_id id, std::string_view unknown_why) {
   std::string request, buffer;
   protocol::encode_authentication_cleartext_password(request);
   std::string_view given;
   if (!co_await ask_for_password(socket, request, id, buffer, given)) co_return false;
-  if (cred == nullptr || !cleartext_matches(context, *cred, user, given))
-    co_return co_await fail(socket, id, "28P01", password_failed(user), cred == nullptr ? "no such user" : "wrong password");
+  if (cred == nullptr || !cleartext_matches(context, *cred, user, given)) {
+    const std::string_view why = cred == nullptr ? unknown_why : std::string_view("wrong password");
+    co_return co_await fail_password(socket, context, id, user, why);
+  }
   co_return true;
 }
 
@@ -198,8 +215,11 @@ net::awaitable<bool> check_client_certificate(net::stream& socket, proxy_context
   co_return co_await fail(socket, id, "28000", std::move(message), std::move(why));
 }
 
-net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& context, std::string_view user,
-                                         bool loopback_listener, log::conn_id id) {
+namespace {
+
+// `database`: where auth_query looks the user up; nullopt: no lookup.
+net::awaitable<bool> authenticate(net::stream& socket, proxy_context& context, std::string_view user,
+                                  std::optional<std::string_view> database, bool loopback_listener, log::conn_id id) {
   const auto method = context.settings()->auth_type;
   if (!co_await check_client_certificate(socket, context, user, id)) co_return false;
   // cert: the verified certificate naming the user is the proof; no password is asked.
@@ -212,17 +232,52 @@ net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& con
     co_return co_await fail(socket, id, "28000",
                             fmt::format("no pg_hba.conf entry for user \"{}\": pgfunnel allows trust only on loopback listeners", user),
                             "");
+  // auth_failure_limit: an address that failed too often is refused before a password is asked.
+  if (!co_await admit_login(socket, context, id)) co_return false;
   const credential* cred = store->find(user);
+  // auth_user/auth_query: a user pgfunnel is not configured with is looked up in PostgreSQL.
+  std::optional<credential> looked_up;
+  std::string unknown_why = "no such user";
+  if (cred == nullptr && database && !context.settings()->auth_user.empty()) {
+    std::string lookup_database(*database), lookup_user(user);
+    lookup_result found =
+        co_await context.auth_lookup.lookup(context, std::move(lookup_database), std::move(lookup_user), id);
+    if (found.result == lookup_result::outcome::failed) {
+      std::string message = found.error.message;
+      co_return co_await fail(socket, id, found.error.sqlstate, std::move(message), "auth_query lookup failed");
+    }
+    if (found.result == lookup_result::outcome::found) {
+      looked_up = std::move(found.cred);
+      cred = &*looked_up;
+    } else {
+      unknown_why = std::move(found.why);
+    }
+  }
   switch (method) {
     case config::auth_method::md5:
       // As PostgreSQL: a user whose secret is only a SCRAM verifier is asked for SCRAM instead.
-      if (cred == nullptr || !cred->password.empty()) co_return co_await md5_exchange(socket, cred, user, id);
-      co_return co_await scram_exchange(socket, context, cred, user, id);
+      if (cred == nullptr || !cred->password.empty())
+        co_return co_await md5_exchange(socket, context, cred, user, id, unknown_why);
+      co_return co_await scram_exchange(socket, context, cred, user, id, unknown_why);
     case config::auth_method::password:
-      co_return co_await cleartext_exchange(socket, context, cred, user, id);
+      co_return co_await cleartext_exchange(socket, context, cred, user, id, unknown_why);
     default:
-      co_return co_await scram_exchange(socket, context, cred, user, id);
+      co_return co_await scram_exchange(socket, context, cred, user, id, unknown_why);
   }
+}
+
+}  // namespace
+
+net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& context, std::string_view user,
+                                         std::string_view database, bool loopback_listener, log::conn_id id) {
+  const std::optional<std::string_view> lookup_in = database;
+  co_return co_await authenticate(socket, context, user, lookup_in, loopback_listener, id);
+}
+
+net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& context, std::string_view user,
+                                         bool loopback_listener, log::conn_id id) {
+  const std::optional<std::string_view> no_lookup;
+  co_return co_await authenticate(socket, context, user, no_lookup, loopback_listener, id);
 }
 
 }  // namespace pgfunnel::proxy

@@ -14,6 +14,7 @@ pool::pool_settings proxy_context::pool_settings() const {
   p.server_lifetime = s->server_lifetime;
   p.max_prepared_statements = s->max_prepared_statements;
   p.server_login_retry = s->server_login_retry;
+  if (!s->server_check_query.empty()) p.server_check_delay = s->server_check_delay;
   return p;
 }
 
@@ -42,6 +43,9 @@ pool::server_login proxy_context::server_login_for(const std::string& database, 
       if (now == nullptr || !now->password.empty() || !now->verifier) return std::nullopt;
       return scram_keys.find(user, *now->verifier);
     };
+  } else if (c == nullptr) {
+    // A user auth_query found: its keys belong to the verifier PostgreSQL returned.
+    login.scram_keys = auth_lookup.passthrough_keys(scram_keys, user);
   }
   return login;
 }
@@ -60,10 +64,12 @@ bool proxy_context::load_tls(const config::settings& s, bool upstream_too, std::
 
 void proxy_context::replace_settings(std::shared_ptr<const config::settings> s) {
   auto store = std::make_shared<const credential_store>(*s);
-  // Keys proved against a verifier that is no longer configured are useless now: drop them.
+  auth_lookup.apply_settings(*s);
+  // Keys proved against a verifier that is no longer configured (or looked up) are useless now: drop them.
   scram_keys.prune([&](std::string_view user, const auth::scram_verifier& v) {
     const credential* c = store->find(user);
-    return c != nullptr && c->password.empty() && c->verifier && *c->verifier == v;
+    if (c == nullptr) return auth_lookup.verifier(user) == v;
+    return c->password.empty() && c->verifier && *c->verifier == v;
   });
   credentials_.store(std::move(store));
   churn.set_rate(s->churn_warning_rate);

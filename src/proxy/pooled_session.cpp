@@ -249,7 +249,7 @@ asio::awaitable<bool> pooled_session::login_steps() {
     co_return false;
   }
 
-  if (!co_await authenticate_client(client_, context_, user_, loopback_listener_, id_)) {
+  if (!co_await authenticate_client(client_, context_, user_, database_, loopback_listener_, id_)) {
     ++context_.errors.login_failed;
     end(close_reason::login_failed);
     co_return false;
@@ -259,6 +259,7 @@ asio::awaitable<bool> pooled_session::login_steps() {
   entry_.database = &database_;
   entry_.fd = client_.socket().native_handle();
   entry_.application_name = std::string(p.parameter("application_name"));
+  if (client_.is_tls()) entry_.tls = client_.tls_version() + "/" + client_.tls_cipher();
   // The virtual database pgbouncer (or pgfunnel): the admin console, no server involved.
   if (admin::is_console_database(database_) && !context_.pools.has_database(database_)) {
     console_ = true;  // run() serves it, past client_login_timeout

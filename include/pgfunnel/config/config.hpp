@@ -85,6 +85,12 @@ struct settings {
   std::vector<user_entry> users;                           // reload
   std::vector<std::string> admin_users;                    // reload; admin console, every command
   std::vector<std::string> stats_users;                    // reload; admin console, SHOW only
+  // Users in neither `users:` nor the URL: their secret comes from auth_query, run as auth_user.
+  std::string auth_user;                                   // reload; empty = off
+  std::string auth_query = "SELECT usename, passwd FROM pg_shadow WHERE usename=$1";  // reload
+  // Failed password logins allowed per client address per window, then refused until it ends.
+  unsigned auth_failure_limit = 10;                        // reload; 0 = off
+  duration auth_failure_window = std::chrono::seconds(60); // reload
 
   unsigned pool_size = 20;                                 // reload
   unsigned min_pool_size = 0;                              // reload

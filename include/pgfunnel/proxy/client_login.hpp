@@ -34,9 +34,14 @@ net::awaitable<net::error_code> read_client_startup(net::stream& socket, client_
 net::awaitable<void> send_error(net::stream& socket, const protocol::error_message& error);
 
 // Runs the authentication exchange configured for the pooled listener. On failure the client has
-// been sent PostgreSQL's own error (28P01 for a wrong password or an unknown user) and false is
-// returned; on success nothing has been sent after the last SASL message (AuthenticationOk is the
-// caller's, with the welcome). A verifier-only user's proved ClientKey goes to context.scram_keys.
+// been sent PostgreSQL's own error (28P01 for a wrong password or an unknown user, counted against
+// its address; 28000 when its address is over auth_failure_limit) and false is returned; on success
+// nothing has been sent after the last SASL message (AuthenticationOk is the caller's, with the
+// welcome). A verifier-only user's proved ClientKey goes to context.scram_keys. A user not
+// configured is looked up with auth_query (in `database`) when auth_user is set.
+net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& context, std::string_view user,
+                                         std::string_view database, bool loopback_listener, log::conn_id id);
+// The same without auth_query: only users pgfunnel is configured with (the direct listener's case).
 net::awaitable<bool> authenticate_client(net::stream& socket, proxy_context& context, std::string_view user,
                                          bool loopback_listener, log::conn_id id);
 

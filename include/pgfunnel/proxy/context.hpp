@@ -5,11 +5,13 @@
 #include <functional>
 #include <memory>
 
+#include "pgfunnel/auth/login_throttle.hpp"
 #include "pgfunnel/config/config.hpp"
 #include "pgfunnel/log/rate_limits.hpp"
 #include "pgfunnel/net/asio.hpp"
 #include "pgfunnel/net/tls.hpp"
 #include "pgfunnel/pool/registry.hpp"
+#include "pgfunnel/proxy/auth_query.hpp"
 #include "pgfunnel/proxy/cancel.hpp"
 #include "pgfunnel/proxy/connection_registry.hpp"
 #include "pgfunnel/proxy/credentials.hpp"
@@ -46,6 +48,10 @@ struct proxy_context {
   connection_registry clients;  // pooled clients past login, for the admin console
   // ClientKeys recovered from SCRAM logins of verifier-only users (key passthrough upstream).
   scram_key_store scram_keys;
+  // auth_user/auth_query: users looked up in PostgreSQL, and the connections that look them up.
+  auth_query_lookup auth_lookup{io};
+  // auth_failure_limit: failed password logins per client address.
+  auth::login_throttle login_throttle;
 
   std::atomic<unsigned> pooled_clients{0};  // logged in or logging in, pooled listener
   std::atomic<unsigned> direct_clients{0};
