@@ -172,13 +172,22 @@ net::awaitable<error_code> connect_and_login(server_connection& server, const se
   // tls-server-end-point data of the server's certificate: SCRAM-SHA-256-PLUS upstream, as libpq
   // does with channel_binding=prefer (the default).
   std::vector<std::uint8_t> cb_data;
-  if (server.stream.is_tls() && login.channel_binding != "disable") cb_data = net::peer_certificate_hash(server.stream.ssl());
+  if (server.stream.is_tls()) {
+    server.tls = server.stream.tls_version() + "/" + server.stream.tls_cipher();
+    if (login.channel_binding != "disable") cb_data = net::peer_certificate_hash(server.stream.ssl());
+  }
 
   std::string out;
   std::vector<std::pair<std::string_view, std::string_view>> startup{{"user", login.user},
                                                                      {"database", login.database}};
+  bool client_options = false;
+  for (const auto& [name, value] : login.extra_startup) {
+    if (name == "user" || name == "database") continue;
+    client_options = client_options || name == "options";
+    startup.emplace_back(name, value);
+  }
   // Neon routes by SNI, or by `options=endpoint=<id>` where SNI cannot carry it.
-  if (!login.options.empty()) startup.emplace_back("options", login.options);
+  if (!login.options.empty() && !client_options) startup.emplace_back("options", login.options);
   protocol::encode_startup_message(out, startup);
   if (auto ec = co_await net::write_all(server.stream, out)) co_return network_failure(error, login, "write to", ec);
 

@@ -63,6 +63,46 @@ asio::awaitable<void> relay_login_then_pipe(net::stream& server, net::stream& cl
   co_await pipe(server, client);
 }
 
+// A TLS client whose credentials pgfunnel holds: authenticated here, as on the pooled listener
+// (SCRAM-SHA-256-PLUS bound to pgfunnel's certificate), then given a server connection of its own,
+// logged in with pgfunnel's secret (or the SCRAM key the client just proved) and the client's own
+// startup parameters. A passed-through exchange could not carry channel binding: the upstream binds
+// to its certificate, not pgfunnel's.
+asio::awaitable<void> serve_authenticated(net::stream& client, proxy_context& context, const client_startup& startup,
+                                          pool::server_login login, log::conn_id id) {
+  const std::string_view user = startup.parsed.parameter("user");
+  const bool loopback = context.settings()->listen_direct.is_loopback();
+  if (!co_await authenticate_client(client, context, user, loopback, id)) co_return;
+  // Taken again: a verifier-only user's key lookup sees the key this login just recorded.
+  login = context.server_login_for(std::string(startup.parsed.parameter("database")), std::string(user));
+  for (const auto& [name, value] : startup.parsed.parameters) login.extra_startup.emplace_back(name, value);
+  pool::server_connection server(client.get_executor(), pool::next_server_number(), 1);
+  pool::server_error error;
+  auto log_in = [&]() -> net::awaitable<error_code> { co_return co_await pool::connect_and_login(server, login, error); };
+  if (auto ec = co_await net::with_timeout(log_in(), net::or_forever(context.settings()->server_connect_timeout))) {
+    const std::string message = error.message.empty() ? fmt::format("pgfunnel could not log in to the upstream server "
+                                                                    "{}:{}: {}",
+                                                                    login.host, login.port, ec.message())
+                                                      : error.message;
+    const std::string sqlstate = error.sqlstate.empty() ? std::string("08006") : error.sqlstate;
+    log::warn(log::conn_ids{id, server.id}, "direct session: {}", message);
+    co_await send_error(client, {"FATAL", sqlstate, message, error.detail});
+    co_return;
+  }
+  std::string welcome;
+  protocol::encode_authentication_ok(welcome);
+  for (const auto& [name, value] : server.params) protocol::encode_parameter_status(welcome, name, value);
+  // The server's real key: a cancel on the direct listener is forwarded as is.
+  protocol::encode_backend_key_data(welcome, server.key.process_id, server.key.secret_key);
+  protocol::encode_ready_for_query(welcome, protocol::transaction_status::idle);
+  if (co_await client.write_all(welcome)) co_return;
+  log::debug(log::conn_ids{id, server.id}, "direct session for {} authenticated by pgfunnel ({} {})", user,
+             client.tls_version(), server.stream.is_tls() ? "TLS upstream" : "plaintext upstream");
+  using namespace asio::experimental::awaitable_operators;
+  co_await (pipe(client, server.stream) && pipe(server.stream, client));
+  log::debug(id, "direct session closed");
+}
+
 struct direct_counter {
   std::atomic<unsigned>& n;
   ~direct_counter() { --n; }
@@ -111,6 +151,10 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client_socket, std::sh
   if (client.is_tls()) {
     const std::string_view user = startup.parsed.parameter("user");
     if (!co_await check_client_certificate(client, context, user, id)) co_return;
+  }
+  if (client.is_tls() && context.credentials()->find(startup.parsed.parameter("user")) != nullptr) {
+    co_await serve_authenticated(client, context, startup, login, id);
+    co_return;
   }
   net::stream server(client.get_executor());
   pool::server_error tls_failure;

@@ -59,8 +59,10 @@ std::vector<std::string> with(std::vector<std::string> a, const std::vector<std:
 class ClientTls : public ::testing::Test {
  public:
   static void SetUpTestSuite() {
+    shared_pg().exec("DROP ROLE IF EXISTS tls_direct_only; CREATE ROLE tls_direct_only LOGIN PASSWORD 'secret'");
     funnel_ = std::make_unique<pgfunnel_process>(
-        with({"--upstream", shared_pg().url(), "--pool-size", "2", "--log-level", "debug"}, client_tls_args("allow")));
+        with({"--upstream", shared_pg().url(), "--pool-size", "2", "--log-level", "debug", "--admin-users", "postgres"},
+             client_tls_args("allow")));
   }
   static void TearDownTestSuite() { funnel_.reset(); }
   static inline std::unique_ptr<pgfunnel_process> funnel_;
@@ -97,16 +99,55 @@ TEST_F(ClientTls, ChannelBindingRequireWorksOnThePooledListener) {
   EXPECT_FALSE(plain.ok());
 }
 
-// The direct listener passes the SCRAM exchange through, and the upstream would bind it to its own
-// certificate: SCRAM-SHA-256-PLUS is never offered there, so channel_binding=require fails in libpq
-// (before any password is sent) and the default (prefer) logs in with plain SCRAM.
-TEST_F(ClientTls, TheDirectListenerNeverOffersChannelBinding) {
-  pq_conn required(tls_conninfo(funnel_->direct_port(), "sslmode=require channel_binding=require"));
+// The direct listener authenticates a TLS client itself when pgfunnel holds the user's secret (here
+// the upstream URL's user): SCRAM-SHA-256-PLUS then binds to pgfunnel's certificate, as on the pooled
+// listener, and the session gets a server connection of its own.
+TEST_F(ClientTls, ChannelBindingRequireWorksOnTheDirectListenerForAKnownUser) {
+  pq_conn c(tls_conninfo(funnel_->direct_port(), "sslmode=require channel_binding=require application_name=bound"));
+  ASSERT_TRUE(c.ok()) << c.error_message() << funnel_->log();
+  EXPECT_EQ(c.value("SELECT current_setting('application_name')"), "bound");  // the client's own parameters
+  EXPECT_EQ(c.value("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'bound'"), "1");
+  // Its BackendKeyData is the server's own: a cancel reaches the running query.
+  ASSERT_TRUE(PQsendQuery(c.get(), "SELECT pg_sleep(30)"));
+  std::this_thread::sleep_for(200ms);
+  char why[256];
+  PGcancel* cancel = PQgetCancel(c.get());
+  EXPECT_TRUE(PQcancel(cancel, why, sizeof why)) << why;
+  PQfreeCancel(cancel);
+  EXPECT_EQ(get_single_result(c.get()).error.sqlstate, "57014");
+}
+
+// For a user pgfunnel knows nothing of, the exchange is passed through to the upstream, which would
+// bind to its own certificate: SCRAM-SHA-256-PLUS is never offered there, so channel_binding=require
+// fails in libpq before any password is sent, and the default (prefer) logs in with plain SCRAM.
+TEST_F(ClientTls, TheDirectListenerNeverOffersABindingItCannotComplete) {
+  pq_conn required(tls_conninfo(funnel_->direct_port(), "sslmode=require channel_binding=require", "tls_direct_only",
+                                "secret"));
   EXPECT_FALSE(required.ok());
   EXPECT_THAT(required.error_message(), HasSubstr("channel binding"));
-  pq_conn preferred(tls_conninfo(funnel_->direct_port(), "sslmode=require"));
+  pq_conn preferred(tls_conninfo(funnel_->direct_port(), "sslmode=require", "tls_direct_only", "secret"));
   ASSERT_TRUE(preferred.ok()) << preferred.error_message();
-  EXPECT_EQ(preferred.value("SELECT 'direct'"), "direct");
+  EXPECT_EQ(preferred.value("SELECT current_user"), "tls_direct_only");
+}
+
+// The values of column `name` in every row of an admin console SHOW.
+std::vector<std::string> show_column(const pgfunnel_process& funnel, const std::string& show, const char* name) {
+  pq_conn console(funnel.pooled_conninfo("postgres", "postgres", "pgbouncer"));
+  std::vector<std::string> out;
+  if (!console.ok()) return out;
+  PGresult* res = PQexec(console.get(), show.c_str());
+  const int col = PQfnumber(res, name);
+  for (int i = 0; col >= 0 && i < PQntuples(res); ++i) out.emplace_back(PQgetvalue(res, i, col));
+  PQclear(res);
+  return out;
+}
+
+TEST_F(ClientTls, ShowClientsNamesTheTlsOfEachClient) {
+  pq_conn c(tls_conninfo(funnel_->pooled_port(), verify_full(certs().path("ca.pem"))));
+  ASSERT_TRUE(c.ok()) << c.error_message();
+  const auto tls = show_column(*funnel_, "SHOW CLIENTS", "tls");
+  EXPECT_THAT(tls, ::testing::Contains(::testing::StartsWith("TLSv1.3/TLS_")));
+  EXPECT_THAT(tls, ::testing::Contains(""));  // the console itself, in plaintext
 }
 
 TEST_F(ClientTls, AllowStillTakesPlaintextClients) {
@@ -238,18 +279,46 @@ std::string tls_pg_url(std::string_view host, const std::string& query) {
 }
 
 TEST(UpstreamTls, SslmodeRequireEncryptsServerConnections) {
-  pgfunnel_process funnel({"--upstream", tls_pg_url("127.0.0.1", "sslmode=require"), "--pool-size", "2"});
+  pgfunnel_process funnel(
+      {"--upstream", tls_pg_url("127.0.0.1", "sslmode=require"), "--pool-size", "2", "--admin-users", "postgres"});
   for (const std::uint16_t port : {funnel.pooled_port(), funnel.direct_port()}) {
     pq_conn c(tls_conninfo(port, "sslmode=disable"));
     ASSERT_TRUE(c.ok()) << c.error_message() << funnel.log();
     EXPECT_EQ(c.value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "t");
     EXPECT_EQ(c.value("SELECT version FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "TLSv1.3");
   }
+  EXPECT_THAT(show_column(funnel, "SHOW SERVERS", "tls"), ::testing::Each(::testing::StartsWith("TLSv1.3/TLS_")));
+  // Channel binding upstream: pgfunnel binds to the server's certificate (SCRAM-SHA-256-PLUS).
+  pgfunnel_process bound({"--upstream", tls_pg_url("127.0.0.1", "sslmode=require&channel_binding=require")});
+  pq_conn through_bound(bound.pooled_conninfo());
+  ASSERT_TRUE(through_bound.ok()) << through_bound.error_message() << bound.log();
+  EXPECT_EQ(through_bound.value("SELECT 1"), "1");
+
   // The same URL against a PostgreSQL without TLS: a clear error, no plaintext fallback.
   pgfunnel_process to_plain({"--upstream", shared_pg().url() + "?sslmode=require"});
   pq_conn refused(to_plain.pooled_conninfo());
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.error().message, HasSubstr("does not support TLS, but sslmode=require requires it"));
+}
+
+// The documented limit of a passed-through login: a TLS client that pgfunnel holds no secret for,
+// against a TLS upstream. libpq (channel_binding=prefer) saw no -PLUS offered and says "y" (it could
+// bind but thinks the server cannot); PostgreSQL, which can, refuses that as a downgrade. The client
+// gets PostgreSQL's own error; channel_binding=disable, or the user in pgfunnel's users:, avoids it.
+TEST(UpstreamTls, APassedThroughScramLoginOverTlsOnBothSidesMeetsTheDowngradeCheck) {
+  tls_pg().exec("DROP ROLE IF EXISTS tls_unknown; CREATE ROLE tls_unknown LOGIN PASSWORD 'secret'");
+  pgfunnel_process funnel(
+      with({"--upstream", tls_pg_url("127.0.0.1", "sslmode=require")}, client_tls_args("allow")));
+  pq_conn refused(tls_conninfo(funnel.direct_port(), "sslmode=require", "tls_unknown", "secret"));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_THAT(refused.error_message(), HasSubstr("channel binding negotiation error"));
+  pq_conn disabled(tls_conninfo(funnel.direct_port(), "sslmode=require channel_binding=disable", "tls_unknown", "secret"));
+  ASSERT_TRUE(disabled.ok()) << disabled.error_message();
+  EXPECT_EQ(disabled.value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "t");
+  // A user pgfunnel knows is authenticated by pgfunnel itself: binding works end to end.
+  pq_conn known(tls_conninfo(funnel.direct_port(), "sslmode=require channel_binding=require"));
+  ASSERT_TRUE(known.ok()) << known.error_message();
+  EXPECT_EQ(known.value("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "t");
 }
 
 TEST(UpstreamTls, VerifyFullAgainstACertificateForAnotherHostFails) {

@@ -29,6 +29,9 @@ struct server_login {
   net::tls_context tls;             // from the upstream URL (sslrootcert, sslcert); null for sslmode=disable
   std::string channel_binding = "prefer";  // the URL's channel_binding: disable, prefer, require
   std::string options;              // the URL's options (e.g. "endpoint=ep-cool-name-123"), sent as is
+  // More startup parameters (the direct listener passes a client's own: application_name, options,
+  // DateStyle...). A client's options replace the URL's.
+  std::vector<std::pair<std::string, std::string>> extra_startup;
   // SCRAM key passthrough, used when `password` is empty: the keys a client proved for this user.
   // A function, not a value, so each connect sees keys recorded after the pool was created and
   // stops using keys whose verifier a reload replaced. Empty function or nullopt: no keys. Last, so
@@ -54,12 +57,16 @@ class server_connection {
   protocol::backend_key_data key{};      // the real key, for forwarding cancels
   net::tcp::endpoint peer;               // where a cancel for this server goes
   session::parameter_set params;         // current values: reported by the server or SET by us
+  std::string tls;                       // "TLSv1.3/TLS_AES_256_GCM_SHA384" once logged in over TLS; fixed after
   net::clock::time_point created{};
   net::clock::time_point last_used{};
   std::uint64_t transactions = 0;        // leases served
   session::server_statements statements; // pgfunnel's named prepared statements it holds
   session::session_settings settings;    // SQL-level SETs replayed on it (what it differs from a fresh login by)
 };
+
+// A fresh number for a server connection's id ("s42"), unique across pools and the direct listener.
+std::uint64_t next_server_number();
 
 // On a connected socket: SSLRequest and the TLS handshake as login.sslmode asks (nothing for
 // disable/allow; 'N' is accepted for prefer). SNI carries the host name, never an IP literal (RFC

@@ -32,6 +32,7 @@ struct client_entry {
   const std::string* user = nullptr;      // the session's, fixed once logged in
   const std::string* database = nullptr;  // the session's, fixed once logged in
   std::string application_name;           // from its startup packet
+  std::string tls;                        // "TLSv1.3/TLS_AES_256_GCM_SHA384"; empty in plaintext (SHOW's tls)
   const pool::pool* pool = nullptr;       // its pool; null on the admin console
   int fd = -1;                            // the client socket: addresses for SHOW, shutdown for KILL
   net::clock::time_point connected_at{};
