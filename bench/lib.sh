@@ -146,10 +146,13 @@ pg_sql() {
 }
 
 # start_pgbouncer PORT POOL_SIZE MAX_CLIENT_CONN USER PASSWORD: sets PGBOUNCER_PID.
+# Optional, from the environment: PGBOUNCER_SECRET (what userlist.txt holds for USER, e.g. a SCRAM
+# secret; default PASSWORD), PGBOUNCER_EXTRA_INI (lines appended to the [pgbouncer] section),
+# READY_SSLMODE (see wait_ready).
 start_pgbouncer() {
   local port=$1 pool=$2 maxclients=$3 user=$4 password=$5
   local ini=$BENCH_DIR/pgbouncer.ini
-  printf '"%s" "%s"\n' "$user" "$password" >"$BENCH_DIR/userlist.txt"
+  printf '"%s" "%s"\n' "$user" "${PGBOUNCER_SECRET:-$password}" >"$BENCH_DIR/userlist.txt"
   cat >"$ini" <<EOF
 [databases]
 postgres = host=127.0.0.1 port=$PG_PORT dbname=postgres
@@ -169,6 +172,8 @@ log_connections = 0
 log_disconnections = 0
 ignore_startup_parameters = extra_float_digits
 EOF
+  # [pgbouncer] is the last section, so appended lines land in it.
+  if [[ -n ${PGBOUNCER_EXTRA_INI:-} ]]; then printf '%s\n' "$PGBOUNCER_EXTRA_INI" >>"$ini"; fi
   chown postgres:postgres "$ini" "$BENCH_DIR/userlist.txt" 2>/dev/null || true
   # Not through as_pg: a backgrounded shell function is a subshell, and $! must be pgbouncer itself
   # (setpriv execs it) for the CPU and RSS samples.
@@ -183,26 +188,37 @@ EOF
 }
 
 # start_pgfunnel PORT POOL_SIZE MAX_CLIENT_CONN USER PASSWORD: sets PGFUNNEL_PID.
+# Optional, from the environment: FUNNEL_EXTRA_ARGS (more command-line arguments, split at
+# whitespace, no quoting), FUNNEL_LOG_FILE (default $BENCH_DIR/pgfunnel.log; a second instance needs
+# its own), READY_SSLMODE (see wait_ready). Not PGFUNNEL_*: pgfunnel reads that prefix from its
+# environment as settings and warns about names it does not know.
 start_pgfunnel() {
   local port=$1 pool=$2 maxclients=$3 user=$4 password=$5
+  local log=${FUNNEL_LOG_FILE:-$BENCH_DIR/pgfunnel.log}
+  local -a extra=()
+  read -ra extra <<<"${FUNNEL_EXTRA_ARGS:-}"
   "$PGFUNNEL_BIN" --upstream "postgres://$user:$password@127.0.0.1:$PG_PORT/postgres" \
     --listen-pooled "127.0.0.1:$port" --listen-direct off --listen-http off --pool-size "$pool" \
     --max-client-conn "$maxclients" \
-    --log-level "${PGFUNNEL_LOG_LEVEL:-warn}" --workers "${PGFUNNEL_WORKERS:-1}" >"$BENCH_DIR/pgfunnel.log" 2>&1 &
+    --log-level "${PGFUNNEL_LOG_LEVEL:-warn}" --workers "${PGFUNNEL_WORKERS:-1}" "${extra[@]}" >"$log" 2>&1 &
   PGFUNNEL_PID=$!
   BENCH_PIDS+=("$PGFUNNEL_PID")
   PGFUNNEL_PORT=$port
-  wait_ready "$port" "$user" "$password" "$PGFUNNEL_PID" pgfunnel "$BENCH_DIR/pgfunnel.log"
+  wait_ready "$port" "$user" "$password" "$PGFUNNEL_PID" pgfunnel "$log"
   [[ $(</proc/"$PGFUNNEL_PID"/comm) == pgfunnel ]] || bench_die "pid $PGFUNNEL_PID is not pgfunnel"
 }
 
 # wait_ready PORT USER PASSWORD PID NAME LOG: until "SELECT 1" works through the port.
+# READY_SSLMODE (e.g. require) is psql's sslmode when set, so a TLS listener only counts as ready once
+# its handshake works; unset, libpq's default (PGSSLMODE, else prefer) applies as before.
 wait_ready() {
   local port=$1 user=$2 password=$3 pid=$4 name=$5 log=$6 i
+  local -a sslenv=()
+  if [[ -n ${READY_SSLMODE:-} ]]; then sslenv=("PGSSLMODE=$READY_SSLMODE"); fi
   for i in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || { tail -n 30 "$log" >&2; bench_die "$name exited during start-up"; }
-    if PGPASSWORD=$password PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -X -Atq -h 127.0.0.1 -p "$port" -U "$user" \
-      -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
+    if env "${sslenv[@]}" PGPASSWORD="$password" PGCONNECT_TIMEOUT=2 "$PG_BIN/psql" -X -Atq -h 127.0.0.1 \
+      -p "$port" -U "$user" -d postgres -c 'SELECT 1' >/dev/null 2>&1; then
       return 0
     fi
     sleep 0.2
@@ -244,11 +260,18 @@ machine_line() {
     "$(cut -d' ' -f1-3 /proc/loadavg)"
 }
 
-# The source tree the pgfunnel binary was built from (read-only git; "+N modified" = uncommitted files).
+# The source tree the pgfunnel binary was built from (read-only git; "+N modified" = uncommitted files):
+# the source directory in the CMakeCache.txt beside the binary (a PGFUNNEL_BIN from another checkout
+# or worktree), else this one.
 tree_line() {
-  local head dirty
-  head=$(git -C "$BENCH_ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  dirty=$(git -C "$BENCH_ROOT" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
+  local head dirty src=$BENCH_ROOT cache
+  cache=$(dirname "$PGFUNNEL_BIN")/CMakeCache.txt
+  if [[ -f $cache ]]; then
+    src=$(sed -n 's/^CMAKE_HOME_DIRECTORY:INTERNAL=//p' "$cache")
+    [[ -d $src ]] || src=$BENCH_ROOT
+  fi
+  head=$(git -C "$src" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  dirty=$(git -C "$src" status --porcelain --untracked-files=no 2>/dev/null | wc -l)
   printf 'tree: %s%s, pgfunnel binary %s (built %s)\n' "$head" "$( ((dirty > 0)) && echo " +$dirty modified files")" \
     "$PGFUNNEL_BIN" "$(date -r "$PGFUNNEL_BIN" '+%F %T')"
 }

@@ -13,32 +13,17 @@ namespace {
 
 using net::error_code;
 
-std::uint32_t load_u32(const std::uint8_t* p) {
-  return (std::uint32_t(p[0]) << 24) | (std::uint32_t(p[1]) << 16) | (std::uint32_t(p[2]) << 8) | std::uint32_t(p[3]);
-}
-
-// DataRow: int16 column count, then per column int32 length (-1: NULL) and the bytes. Takes column
-// 1 when there are two or more, else column 0. False when the row is malformed.
+// The secret is column 1 of auth_query's row (usename, passwd), or column 0 of a one-column row.
+// False when the row is malformed.
 bool secret_of_row(protocol::byte_span body, std::optional<std::string>& secret) {
-  if (body.size() < 2) return false;
-  const unsigned columns = (unsigned(body[0]) << 8) | unsigned(body[1]);
-  if (columns == 0) return false;
-  const unsigned wanted = columns >= 2 ? 1 : 0;
-  std::size_t at = 2;
-  for (unsigned c = 0; c <= wanted; ++c) {
-    if (body.size() - at < 4) return false;
-    const auto length = static_cast<std::int32_t>(load_u32(body.data() + at));
-    at += 4;
-    const std::size_t n = length < 0 ? 0 : static_cast<std::size_t>(length);
-    if (body.size() - at < n) return false;
-    if (c == wanted) {
-      if (length < 0)
-        secret.reset();
-      else
-        secret.emplace(reinterpret_cast<const char*>(body.data() + at), n);
-    }
-    at += n;
-  }
+  protocol::data_row_column first;
+  if (protocol::decode_data_row_column(body, 0, first)) return false;
+  protocol::data_row_column wanted;
+  if (protocol::decode_data_row_column(body, first.columns >= 2 ? 1 : 0, wanted)) return false;
+  if (wanted.value)
+    secret.emplace(reinterpret_cast<const char*>(wanted.value->data()), wanted.value->size());
+  else
+    secret.reset();
   return true;
 }
 

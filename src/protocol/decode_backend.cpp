@@ -64,6 +64,26 @@ std::error_code decode_ready_for_query(byte_span body, transaction_status& out) 
   return {};
 }
 
+std::error_code decode_data_row_column(byte_span body, std::size_t index, data_row_column& out) {
+  body_reader r(body);
+  out = data_row_column{};
+  const std::int16_t columns = r.i16();
+  if (auto ec = r.error()) return ec;
+  if (columns < 0) return errc::bad_field;
+  out.columns = static_cast<std::size_t>(columns);
+  for (std::size_t c = 0; c < out.columns; ++c) {
+    const std::int32_t length = r.i32();
+    if (auto ec = r.error()) return ec;
+    if (length < -1) return errc::bad_field;
+    const byte_span value = length < 0 ? byte_span{} : r.bytes(static_cast<std::size_t>(length));
+    if (auto ec = r.error()) return ec;
+    if (c == index && length >= 0) out.value = value;
+  }
+  if (auto ec = r.finish()) return ec;
+  if (index >= out.columns) return errc::bad_field;
+  return {};
+}
+
 std::error_code decode_error_response(byte_span body, error_fields& out) {
   body_reader r(body);
   out = error_fields{};

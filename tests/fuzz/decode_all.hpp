@@ -192,6 +192,16 @@ inline void decode_frontend(std::uint8_t tag, p::byte_span body) {
 
 // ---- backend messages -----------------------------------------------------------------------------------
 
+inline void decode_data_row(p::byte_span body) {
+  for (const std::size_t index : {std::size_t{0}, std::size_t{1}, std::size_t{7}}) {
+    p::data_row_column c;
+    if (!p::decode_data_row_column(body, index, c)) {
+      PGF_FUZZ_CHECK(index < c.columns);
+      if (c.value) PGF_FUZZ_CHECK(within(body, *c.value));
+    }
+  }
+}
+
 inline void decode_authentication(p::byte_span body) {
   p::authentication a;
   if (p::decode_authentication(body, a)) return;
@@ -289,6 +299,7 @@ inline void decode_backend(std::uint8_t tag, p::byte_span body) {
     case 'S': decode_parameter_status(body); break;
     case 'K': decode_backend_key_data(body); break;
     case 'Z': decode_ready_for_query(body); break;
+    case 'D': decode_data_row(body); break;
     case 'E':
     case 'N': decode_error_response(tag, body); break;
     default: break;  // forwarded without decoding

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string_view>
 #include <system_error>
 #include <utility>
@@ -51,6 +52,15 @@ struct backend_key_data {
 std::error_code decode_backend_key_data(byte_span body, backend_key_data& out);
 
 std::error_code decode_ready_for_query(byte_span body, transaction_status& out);
+
+// DataRow: how many columns it has, and column `index`'s value (nullopt for NULL). The whole row is
+// checked (every length within the body, nothing after the last column); errc::bad_field when
+// `index` is not a column of the row or a length is negative other than -1.
+struct data_row_column {
+  std::size_t columns = 0;
+  std::optional<byte_span> value;
+};
+std::error_code decode_data_row_column(byte_span body, std::size_t index, data_row_column& out);
 
 // ErrorResponse and NoticeResponse share one layout: (field type byte, C string)*, then NUL.
 struct error_fields {

@@ -273,6 +273,30 @@ TEST(DecodeReadyForQuery, Cases) {
   EXPECT_EQ(protocol::decode_ready_for_query(as_span("II"s), st), errc::trailing_bytes);
 }
 
+TEST(DecodeDataRow, ColumnsValuesNullsAndMalformedRows) {
+  // Two columns: 'alice' and NULL.
+  const std::string row = "\x00\x02"s + "\x00\x00\x00\x05"s + "alice" + "\xff\xff\xff\xff"s;
+  protocol::data_row_column c;
+  ASSERT_FALSE(protocol::decode_data_row_column(as_span(row), 0, c));
+  EXPECT_EQ(c.columns, 2u);
+  ASSERT_TRUE(c.value);
+  EXPECT_EQ(std::string(reinterpret_cast<const char*>(c.value->data()), c.value->size()), "alice");
+  ASSERT_FALSE(protocol::decode_data_row_column(as_span(row), 1, c));
+  EXPECT_FALSE(c.value);  // NULL
+  EXPECT_EQ(protocol::decode_data_row_column(as_span(row), 2, c), errc::bad_field);  // no such column
+  // An empty value is not NULL.
+  const std::string empty = "\x00\x01"s + "\x00\x00\x00\x00"s;
+  ASSERT_FALSE(protocol::decode_data_row_column(as_span(empty), 0, c));
+  ASSERT_TRUE(c.value);
+  EXPECT_TRUE(c.value->empty());
+  // A length past the body, a negative length other than -1, bytes after the last column.
+  EXPECT_EQ(protocol::decode_data_row_column(as_span("\x00\x01\x00\x00\x00\x09abc"s), 0, c), errc::truncated);
+  EXPECT_EQ(protocol::decode_data_row_column(as_span("\x00\x01\xff\xff\xff\xfe"s), 0, c), errc::bad_field);
+  EXPECT_EQ(protocol::decode_data_row_column(as_span(row + "x"), 0, c), errc::trailing_bytes);
+  EXPECT_EQ(protocol::decode_data_row_column(as_span("\xff\xff"s), 0, c), errc::bad_field);  // -1 columns
+  EXPECT_EQ(protocol::decode_data_row_column({}, 0, c), errc::truncated);
+}
+
 TEST(DecodeErrorResponse, AllFields) {
   const std::string b = body(be::error({{'S', "FATAL"},
                                         {'V', "FATAL"},
