@@ -17,6 +17,12 @@ std::string source_note(const source_map& sources, const std::string& path) {
 
 bool wildcard(const std::string& host) { return host == "0.0.0.0" || host == "::"; }
 
+// Two enabled listeners on one fixed port whose addresses overlap: the second bind would fail.
+bool clash(const listen_address& a, const listen_address& b) {
+  return a.enabled() && b.enabled() && a.port != 0 && a.port == b.port &&
+         (a.host == b.host || wildcard(a.host) || wildcard(b.host));
+}
+
 }  // namespace
 
 diagnostic at_source(const source_map& sources, const std::string& path, std::string message) {
@@ -49,11 +55,17 @@ void check_cross_field(const settings& s, const source_map& sources, std::vector
     if (!p.enabled() && !d.enabled())
       found.push_back(at_source(sources, "listen.pooled",
                                 "both listeners are off; enable listen.pooled or listen.direct"));
-    else if (p.enabled() && d.enabled() && p.port != 0 && p.port == d.port &&
-             (p.host == d.host || wildcard(p.host) || wildcard(d.host)))
+    else if (clash(p, d))
       found.push_back(at_source(sources, "listen.direct",
                                 fmt::format("{} clashes with listen.pooled ({}, {})", d.to_string(), p.to_string(),
                                             source_note(sources, "listen.pooled"))));
+  }
+  if (fine({"listen.pooled", "listen.direct", "listen.http"})) {
+    for (const auto& [other, path] : {std::pair{&s.listen_pooled, "listen.pooled"}, {&s.listen_direct, "listen.direct"}})
+      if (clash(s.listen_http, *other))
+        found.push_back(at_source(sources, "listen.http",
+                                  fmt::format("{} clashes with {} ({}, {})", s.listen_http.to_string(), path,
+                                              other->to_string(), source_note(sources, path))));
   }
 
   if (fine({"auth_type", "users"}) && s.auth_type == auth_method::md5) {

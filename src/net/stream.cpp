@@ -90,6 +90,9 @@ awaitable<error_code> stream::handshake(bool accept) {
   // Writes may be retried with a different (moved) buffer and may complete partially: the write
   // loop below keeps track of what was sent.
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  // One read(2) per burst instead of two per record (header, then body). Bytes read ahead stay
+  // inside OpenSSL, which is why readiness asks has_buffered() before waiting on the socket.
+  SSL_set_read_ahead(ssl_, 1);
   for (;;) {
     ERR_clear_error();
     const int r = accept ? SSL_accept(ssl_) : SSL_connect(ssl_);

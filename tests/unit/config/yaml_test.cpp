@@ -239,6 +239,9 @@ TEST(Yaml, CrossFieldChecks) {
               ElementsAre(HasSubstr("test.yaml:2: listen.pooled: both listeners are off")));
   EXPECT_THAT(messages(load_yaml("listen:\n  pooled: 0.0.0.0:7000\n  direct: 127.0.0.1:7000\n")),
               ElementsAre(HasSubstr("test.yaml:3: listen.direct: 127.0.0.1:7000 clashes with listen.pooled")));
+  EXPECT_THAT(messages(load_yaml("listen:\n  http: 127.0.0.1:6433\n")),
+              ElementsAre(HasSubstr("test.yaml:2: listen.http: 127.0.0.1:6433 clashes with listen.direct "
+                                    "(127.0.0.1:6433, default)")));
   EXPECT_THAT(messages(load_yaml("auth_type: md5\nusers:\n  - {name: bob, scram_verifier: '" + verifier + "'}\n")),
               ElementsAre(HasSubstr("test.yaml:2: users: user 'bob' has only a scram_verifier, which cannot check md5")));
   // A key that failed on its own is left out of cross-field checks rather than compared as a stand-in.
