@@ -59,7 +59,7 @@ bench_cleanup() {
 # bench_init NAME: temp dir, traps, descriptor limit.
 bench_init() {
   local name=$1 need=${2:-1024}
-  BENCH_DIR=$(mktemp -d "/tmp/pgfunnel-bench-$name.XXXX")
+  BENCH_DIR=$(mktemp -d "${TMPDIR:-/tmp}/pgfunnel-bench-$name.XXXX")
   chmod 755 "$BENCH_DIR"
   [[ $EUID -eq 0 ]] && chown postgres:postgres "$BENCH_DIR"
   trap bench_cleanup EXIT

@@ -187,37 +187,21 @@ constexpr column connections_cols[] = {
 };
 constexpr std::size_t connections_pgbouncer = 18;
 
-// SHOW SOCKETS: SHOW CLIENTS' columns with PgBouncer's I/O buffer positions after them, then ours.
-constexpr column sockets_cols[] = {
-    {"type", text},
-    {"user", text},
-    {"database", text},
-    {"state", text},
-    {"addr", text},
-    {"port", int4},
-    {"local_addr", text},
-    {"local_port", int4},
-    {"connect_time", text},
-    {"request_time", text},
-    {"wait", int4},
-    {"wait_us", int4},
-    {"close_needed", int4},
-    {"ptr", text},
-    {"link", text},
-    {"remote_pid", int4},
-    {"tls", text},
-    {"application_name", text},
-    {"recv_pos", int4},
-    {"pkt_pos", int4},
-    {"pkt_remain", int4},
-    {"send_pos", int4},
-    {"send_remain", int4},
-    {"pkt_avail", int4},
-    {"send_avail", int4},
-    // pgfunnel, as in CLIENTS and SERVERS
-    {"prepared_statements", int4},
-    {"id", int8},
+// SHOW SOCKETS: SHOW CLIENTS' PgBouncer columns, PgBouncer's I/O buffer positions, then ours (as
+// in CLIENTS and SERVERS). Built from connections_cols so the two cannot drift apart.
+constexpr column socket_buffer_cols[] = {
+    {"recv_pos", int4},   {"pkt_pos", int4},   {"pkt_remain", int4}, {"send_pos", int4},
+    {"send_remain", int4}, {"pkt_avail", int4}, {"send_avail", int4},
 };
+constexpr auto sockets_cols = [] {
+  constexpr std::size_t ours = std::size(connections_cols) - connections_pgbouncer;
+  std::array<column, std::size(connections_cols) + std::size(socket_buffer_cols)> out{};
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < connections_pgbouncer; ++i) out[n++] = connections_cols[i];
+  for (const column& c : socket_buffer_cols) out[n++] = c;
+  for (std::size_t i = 0; i < ours; ++i) out[n++] = connections_cols[connections_pgbouncer + i];
+  return out;
+}();
 constexpr std::size_t sockets_pgbouncer = 25;
 
 constexpr column fds_cols[] = {

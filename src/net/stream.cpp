@@ -115,6 +115,8 @@ std::string stream::tls_version() const { return ssl_ ? SSL_get_version(ssl_) : 
 
 std::string stream::tls_cipher() const { return ssl_ ? SSL_get_cipher_name(ssl_) : ""; }
 
+std::string stream::tls_summary() const { return ssl_ ? tls_version() + "/" + tls_cipher() : std::string(); }
+
 bool stream::has_buffered() const noexcept { return ssl_ && SSL_has_pending(ssl_) == 1; }
 
 awaitable<error_code> stream::wait_readable() {

@@ -173,7 +173,7 @@ net::awaitable<error_code> connect_and_login(server_connection& server, const se
   // does with channel_binding=prefer (the default).
   std::vector<std::uint8_t> cb_data;
   if (server.stream.is_tls()) {
-    server.tls = server.stream.tls_version() + "/" + server.stream.tls_cipher();
+    server.tls = server.stream.tls_summary();
     if (login.channel_binding != "disable") cb_data = net::peer_certificate_hash(server.stream.ssl());
   }
 

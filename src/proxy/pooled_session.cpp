@@ -259,7 +259,7 @@ asio::awaitable<bool> pooled_session::login_steps() {
   entry_.database = &database_;
   entry_.fd = client_.socket().native_handle();
   entry_.application_name = std::string(p.parameter("application_name"));
-  if (client_.is_tls()) entry_.tls = client_.tls_version() + "/" + client_.tls_cipher();
+  entry_.tls = client_.tls_summary();
   // The virtual database pgbouncer (or pgfunnel): the admin console, no server involved.
   if (admin::is_console_database(database_) && !context_.pools.has_database(database_)) {
     console_ = true;  // run() serves it, past client_login_timeout

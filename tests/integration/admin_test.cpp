@@ -115,8 +115,8 @@ std::uint16_t free_low_port() {
 class pgbouncer_process {
  public:
   explicit pgbouncer_process(pg_server& pg) {
-    char dir_template[] = "/tmp/pgfunnel-admin-pgbouncer.XXXXXX";
-    dir_ = ::mkdtemp(dir_template);
+    std::string dir_template = (std::filesystem::temp_directory_path() / "pgfunnel-admin-pgbouncer.XXXXXX").string();
+    dir_ = ::mkdtemp(dir_template.data());
     port_ = free_low_port();
     std::ofstream(dir_ + "/userlist.txt") << "\"postgres\" \"postgres\"\n";
     std::ofstream(dir_ + "/pgbouncer.ini")

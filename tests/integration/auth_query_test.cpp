@@ -79,28 +79,10 @@ TEST_F(AuthQuery, UserOnlyInPostgresLogsInAndRunsQueriesAsItself) {
   // Concurrent logins share the lookup connections; the user's pool opens more servers, each
   // logging in upstream with the key the clients' proofs revealed.
   constexpr int kClients = 4, kTransactions = 5;
-  std::atomic<int> ok{0};
-  std::vector<std::string> failures(kClients);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kClients; ++t) {
-    threads.emplace_back([&, t] {
-      pq_conn c(funnel->pooled_conninfo("aq_user", kPassword));
-      if (!c.ok()) {
-        failures[t] = c.error().text;
-        return;
-      }
-      for (int i = 0; i < kTransactions; ++i) {
-        const query_result r = c.exec("SELECT current_user, pg_sleep(0.01)");
-        if (!r.ok || r.value() != "aq_user") {
-          failures[t] = r.describe() + " value=" + r.value();
-          return;
-        }
-      }
-      ++ok;
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(ok.load(), kClients) << ::testing::PrintToString(failures) << "\n" << funnel->log();
+  std::vector<std::string> failures;
+  EXPECT_EQ(clients_running_as(funnel->pooled_conninfo("aq_user", kPassword), "aq_user", kClients, kTransactions, failures),
+            kClients)
+      << ::testing::PrintToString(failures) << "\n" << funnel->log();
 
   // The upstream URL's user still logs in from the configuration.
   pq_conn postgres(funnel->pooled_conninfo("postgres", "postgres"));

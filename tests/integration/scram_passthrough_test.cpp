@@ -69,28 +69,10 @@ TEST_F(ScramPassthrough, VerifierOnlyUserRunsQueriesUpstreamAsItself) {
 
   // Several clients at once: the pool opens more servers, each logging in with the stored key.
   constexpr int kClients = 4, kTransactions = 5;
-  std::atomic<int> ok{0};
-  std::vector<std::string> failures(kClients);
-  std::vector<std::thread> threads;
-  for (int t = 0; t < kClients; ++t) {
-    threads.emplace_back([&, t] {
-      pq_conn c(funnel->pooled_conninfo("pt_user", kPassword));
-      if (!c.ok()) {
-        failures[t] = c.error().text;
-        return;
-      }
-      for (int i = 0; i < kTransactions; ++i) {
-        const query_result r = c.exec("SELECT current_user, pg_sleep(0.01)");
-        if (!r.ok || r.value() != "pt_user") {
-          failures[t] = r.describe() + " value=" + r.value();
-          return;
-        }
-      }
-      ++ok;
-    });
-  }
-  for (auto& th : threads) th.join();
-  EXPECT_EQ(ok.load(), kClients) << ::testing::PrintToString(failures) << "\n" << funnel->log();
+  std::vector<std::string> failures;
+  EXPECT_EQ(clients_running_as(funnel->pooled_conninfo("pt_user", kPassword), "pt_user", kClients, kTransactions, failures),
+            kClients)
+      << ::testing::PrintToString(failures) << "\n" << funnel->log();
 
   // The password is still checked: a wrong one fails as PostgreSQL words it.
   pq_conn bad(funnel->pooled_conninfo("pt_user", "wrong"));

@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <regex>
 #include <thread>
 #include <unistd.h>
@@ -356,6 +357,32 @@ std::optional<long> pgbench_processed_transactions(const std::string& output) {
 
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+int clients_running_as(const std::string& conninfo, std::string_view user, int clients, int transactions,
+                       std::vector<std::string>& failures) {
+  std::atomic<int> ok{0};
+  failures.assign(static_cast<std::size_t>(clients), std::string());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < clients; ++t) {
+    threads.emplace_back([&, t] {
+      pq_conn c(conninfo);
+      if (!c.ok()) {
+        failures[t] = c.error().text;
+        return;
+      }
+      for (int i = 0; i < transactions; ++i) {
+        const query_result r = c.exec("SELECT current_user, pg_sleep(0.01)");
+        if (!r.ok || r.value() != user) {
+          failures[t] = r.describe() + " value=" + r.value();
+          return;
+        }
+      }
+      ++ok;
+    });
+  }
+  for (auto& th : threads) th.join();
+  return ok.load();
 }
 
 }  // namespace pgfunnel::test

@@ -109,6 +109,12 @@ std::optional<long> pgbench_failed_transactions(const std::string& output);
 // "number of transactions actually processed: N"; nullopt when it is missing.
 std::optional<long> pgbench_processed_transactions(const std::string& output);
 
+// `clients` connections of `conninfo` at once, each running `transactions` queries that must all
+// report `user` as current_user. Returns how many clients got through; `failures` says why the
+// others did not (one entry per client, empty when it passed).
+int clients_running_as(const std::string& conninfo, std::string_view user, int clients, int transactions,
+                       std::vector<std::string>& failures);
+
 // Seconds since `start`, for "ends within N s" assertions.
 double seconds_since(std::chrono::steady_clock::time_point start);
 

@@ -270,7 +270,7 @@ void make_dir(const std::string& path, mode_t mode) {
 
 // Where servers live. ${PGFUNNEL_BINARY_DIR}/pgdata when PostgreSQL can reach it (as root: the
 // postgres user can traverse every parent) and a socket path fits in sun_path; otherwise
-// /tmp/pgfunnel-test-<uid>/<hash of the build dir>. PGFUNNEL_TEST_PGDATA overrides both.
+// $TMPDIR/pgfunnel-test-<uid>/ (/tmp by default)/<hash of the build dir>. PGFUNNEL_TEST_PGDATA overrides both.
 std::string choose_base() {
   if (const char* dir = std::getenv("PGFUNNEL_TEST_PGDATA"); dir != nullptr && *dir != '\0') {
     fs::create_directories(dir);
@@ -287,7 +287,7 @@ std::string choose_base() {
   for (unsigned char ch : binary_dir) h = (h ^ ch) * 1099511628211ull;
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  const std::string top = "/tmp/pgfunnel-test-" + std::to_string(::geteuid());
+  const std::string top = (fs::temp_directory_path() / ("pgfunnel-test-" + std::to_string(::geteuid()))).string();
   if (::mkdir(top.c_str(), 0755) != 0 && errno != EEXIST) fail(errno_text("mkdir " + top));
   // /tmp is shared: refuse a directory (or symlink) that someone else planted there, before
   // chmod (which follows symlinks) touches it.

@@ -46,6 +46,8 @@ class stream {
   std::string verify_failure() const;
   std::string tls_version() const;  // "TLSv1.3"; empty without TLS
   std::string tls_cipher() const;
+  // "TLSv1.3/TLS_AES_256_GCM_SHA384" (PgBouncer's tls column); empty without TLS.
+  std::string tls_summary() const;
 
   // Completes when a read_now would make progress (bytes on the socket, or decrypted bytes waiting).
   awaitable<error_code> wait_readable();
