@@ -606,7 +606,7 @@ TEST_F(PreparedStatements, AlteredTableRecoveredByCloseAndReparse) {
 
 TEST_F(PreparedStatements, ServerCacheStaysWithinMaxPreparedStatements) {
   if (direct_target()) GTEST_SKIP() << "a direct session holds whatever its client prepares";
-  ASSERT_TRUE(start(1, {"--max-prepared-statements", "50"}));
+  ASSERT_TRUE(start(1, {"--max-prepared-statements", "50", "--admin-users", "postgres"}));
   pq_conn a = connect();
   ASSERT_TRUE(a.ok());
   constexpr int statements = 1000;
@@ -651,6 +651,19 @@ TEST_F(PreparedStatements, ServerCacheStaysWithinMaxPreparedStatements) {
   }
   ASSERT_EQ(PQexitPipelineMode(a.get()), 1);
   EXPECT_LE(std::stoi(a.value("SELECT count(*) FROM pg_prepared_statements")), 50) << log();
+
+  // The pool's figures in SHOW POOLS say what happened: every one of the 1,080 texts was a miss
+  // (sent to the server), re-executing the evicted ones injected their Parse again, at least
+  // 1,080 - 50 were evicted to stay within the bound, and each Bind straight after its own
+  // Parse found the statement in place.
+  pq_conn console(funnel_->pooled_conninfo("postgres", "postgres", "pgbouncer"));
+  ASSERT_TRUE(console.ok()) << console.error_message();
+  const auto row = show_pools_row(console.get(), "postgres", "postgres");
+  ASSERT_FALSE(row.empty()) << "no SHOW POOLS row for postgres/postgres";
+  EXPECT_GE(std::stoll(row.at("ps_misses")), statements + batch);
+  EXPECT_GE(std::stoll(row.at("ps_injected")), 1);
+  EXPECT_GE(std::stoll(row.at("ps_evictions")), statements + batch - 50);
+  EXPECT_GE(std::stoll(row.at("ps_hits")), statements);
 }
 
 // A cache far smaller than what the clients use: every batch evicts statements that later Binds of

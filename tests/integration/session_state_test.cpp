@@ -31,7 +31,7 @@ class SessionState : public ::testing::Test {
         "INSERT INTO sst_a.t VALUES ('a'); INSERT INTO sst_b.t VALUES ('b')");
     funnel_ = std::make_unique<pgfunnel_process>(std::vector<std::string>{
         "--upstream", pg.url(), "--pool-size", std::to_string(kPoolSize), "--log-level", "debug",
-        "--query-wait-timeout", "10s"});
+        "--query-wait-timeout", "10s", "--admin-users", "postgres"});
   }
   static void TearDownTestSuite() { funnel_.reset(); }
 
@@ -122,6 +122,9 @@ TEST_F(SessionState, AdvisoryLockPinsTheServerUntilUnlocked) {
   ASSERT_EQ(a.value("SELECT pg_advisory_lock(72707369)::text"), "");  // void
   const std::string pinned_pid = a.value("SELECT pg_backend_pid()");
   EXPECT_TRUE(funnel_->wait_for_log("server pinned to client")) << log_text();
+  pq_conn console(funnel_->pooled_conninfo("postgres", "postgres", "pgbouncer"));
+  ASSERT_TRUE(console.ok()) << console.error_message();
+  EXPECT_EQ(show_pools_row(console.get(), "postgres", "postgres")["sv_pinned"], "1");
   for (int i = 0; i < 8; ++i) {
     EXPECT_EQ(a.value("SELECT pg_backend_pid()"), pinned_pid);
     EXPECT_NE(b.value("SELECT pg_backend_pid()"), pinned_pid);  // the pinned server is not shared
@@ -132,6 +135,7 @@ TEST_F(SessionState, AdvisoryLockPinsTheServerUntilUnlocked) {
             "1");
   ASSERT_EQ(a.value("SELECT pg_advisory_unlock(72707369)"), "t");
   EXPECT_TRUE(funnel_->wait_for_log("server unpinned")) << log_text();
+  EXPECT_EQ(show_pools_row(console.get(), "postgres", "postgres")["sv_pinned"], "0");
   // Unpinned: a and b share servers again — each round they must share the one free server.
   std::set<std::string> a_pids, b_pids;
   on_both_servers(4, [&](int) {
@@ -193,6 +197,13 @@ TEST_F(SessionState, UnsupportedSessionFeaturesAreLoggedWithTheClientId) {
   EXPECT_THAT(line, HasSubstr("[c"));
   EXPECT_THAT(line, HasSubstr("direct listener"));
   ASSERT_TRUE(a.exec("UNLISTEN *").ok);
+
+  // The other two: SQL PREPARE and a WITH HOLD cursor (each undone in the same query, so no server
+  // keeps them for the next test).
+  ASSERT_TRUE(a.exec("PREPARE sst_p AS SELECT 1; DEALLOCATE sst_p").ok);
+  EXPECT_TRUE(funnel_->wait_for_log("uses SQL PREPARE")) << log_text();
+  ASSERT_TRUE(a.exec("DECLARE sst_c CURSOR WITH HOLD FOR SELECT 1; CLOSE sst_c").ok);
+  EXPECT_TRUE(funnel_->wait_for_log("uses a WITH HOLD cursor")) << log_text();
 }
 
 }  // namespace

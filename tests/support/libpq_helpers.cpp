@@ -355,6 +355,21 @@ std::optional<long> pgbench_processed_transactions(const std::string& output) {
   return find_count(output, re);
 }
 
+std::map<std::string, std::string> show_pools_row(PGconn* console, std::string_view database, std::string_view user) {
+  std::map<std::string, std::string> found;
+  PGresult* res = PQexec(console, "SHOW POOLS");
+  if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+    const int db_col = PQfnumber(res, "database"), user_col = PQfnumber(res, "user");
+    for (int r = 0; r < PQntuples(res) && found.empty(); ++r) {
+      if (db_col < 0 || user_col < 0 || PQgetvalue(res, r, db_col) != database || PQgetvalue(res, r, user_col) != user)
+        continue;
+      for (int c = 0; c < PQnfields(res); ++c) found[PQfname(res, c)] = PQgetvalue(res, r, c);
+    }
+  }
+  PQclear(res);
+  return found;
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -114,6 +115,10 @@ std::optional<long> pgbench_processed_transactions(const std::string& output);
 // others did not (one entry per client, empty when it passed).
 int clients_running_as(const std::string& conninfo, std::string_view user, int clients, int transactions,
                        std::vector<std::string>& failures);
+
+// The admin console's SHOW POOLS row of (database, user), by column name ("" for NULL); empty when
+// the pool is not listed or the query fails. `console` is a connection to database pgbouncer.
+std::map<std::string, std::string> show_pools_row(PGconn* console, std::string_view database, std::string_view user);
 
 // Seconds since `start`, for "ends within N s" assertions.
 double seconds_since(std::chrono::steady_clock::time_point start);
