@@ -14,10 +14,6 @@ namespace asio = net::asio;
 using net::error_code;
 
 namespace {
-// Relayed messages we look inside (all but rows and copy data) are held back until whole when they
-// fit the relay buffer; larger ones are read whole on the side (transaction_relay.cpp).
-constexpr std::size_t inspect_limit = net::relay_buffer::capacity;
-
 // The spelling PostgreSQL reports for values clients commonly send in another form, so the
 // welcome matches what the server says after the SET (libpq, pgjdbc and psycopg check these).
 std::string canonical_value(std::string_view name, std::string_view value, const session::parameter_set& defaults) {
@@ -63,9 +59,7 @@ pooled_session::pooled_session(net::tcp::socket client, std::shared_ptr<proxy_co
       context_owner_(std::move(context)),
       context_(*context_owner_),
       loopback_listener_(loopback_listener),
-      id_(log::client_id(++context_.next_client_id)),
-      client_scan_(protocol::direction::frontend, context_.settings()->max_message_size, inspect_limit),
-      server_scan_(protocol::direction::backend, context_.settings()->max_message_size, inspect_limit) {
+      id_(log::client_id(++context_.next_client_id)) {
   entry_.connected_at = net::clock::now();
 }
 
@@ -325,15 +319,16 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   const auto wait_start = net::clock::now();
   entry_.request_at.store(wait_start.time_since_epoch().count(), std::memory_order_relaxed);
   entry_.state.store(client_state::waiting, std::memory_order_relaxed);
-  auto waiting = std::make_shared<bool>(true);
-  if (pool_->counts().idle == 0) start_wait_notice(waiting);
+  waiting_for_server_ = true;
+  if (pool_->counts().idle == 0) start_wait_notice();
   pool::acquire_result lease;
   for (;;) {
     lease = co_await pool_->acquire(id_);
     if (lease.server == nullptr || co_await server_passes_check(*lease.server)) break;
     pool_->release(lease.server, false);
   }
-  *waiting = false;
+  waiting_for_server_ = false;
+  if (wait_notice_timer_) wait_notice_timer_->cancel();
   const auto leased_at = net::clock::now();
   auto& stats = pool_->stats();
   const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(leased_at - wait_start);
@@ -353,30 +348,26 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
     end(close_reason::upstream_error);
     co_return outcome::ended;
   }
+  lease_ = lease_scratch::take(context_.settings()->max_message_size);
+  lease_->in_have = first_bytes;
   server_ = lease.server;
   entry_.link.store(server_->id.n, std::memory_order_relaxed);
   cancel_->attach(server_->key, server_->peer);
-  tracker_ = {};
-  client_scan_.reset();
-  server_scan_.reset();
-  in_have_ = first_bytes;
-  out_have_ = 0;
   releasing_ = server_broken_ = server_dirty_ = client_gone_ = false;
-  pending_setting_.reset();
   busy_since_.reset();
   cancelled_at_.reset();
   idle_in_transaction_since_.reset();
   ++lease_number_;
-  rewriter_.emplace(statements_, server_->statements);
+  lease_->rewriter.emplace(statements_, server_->statements);
   log::trace(log::conn_ids{id_, server_->id}, "server leased");
 
   if (!co_await sync_parameters()) {
     end_lease_statements();
     release_server();
+    lease_.reset();
     co_return outcome::ended;
   }
   out_.acquire();
-  if (!cleanup_timer_) cleanup_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
   start_query_watchdog();
   for (;;) {
     using namespace asio::experimental::awaitable_operators;
@@ -397,6 +388,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   const bool lost = server_broken_ && !client_gone_;
   end_lease_statements();
   release_server();
+  lease_.reset();
   const auto held = std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - leased_at);
   ++stats.server_assignments;
   stats.xact_time_us += static_cast<std::uint64_t>(held.count());
@@ -503,8 +495,8 @@ asio::awaitable<bool> pooled_session::server_passes_check(pool::server_connectio
 }
 
 bool pooled_session::at_transaction_boundary() const {
-  return tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary() && out_have_ == 0 &&
-         server_scan_.at_boundary() && !client_writing_;
+  return lease_->tracker.releasable() && lease_->in_have == 0 && lease_->client_scan.at_boundary() && lease_->out_have == 0 &&
+         lease_->server_scan.at_boundary() && !client_writing_;
 }
 
 bool pooled_session::server_reusable() const {

@@ -36,10 +36,10 @@ void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body)
   if (sql.kind != session::session_sql::other) {
     // Followed only when alone and outside a transaction: then the next
     // ReadyForQuery is its own, and its success is the session's new state.
-    if (tracker_.owed_ready_for_query() == 0 && tracker_.status() == protocol::transaction_status::idle &&
-        !pending_setting_) {
-      pending_setting_ = std::move(sql);
-      pending_setting_failed_ = false;
+    if (lease_->tracker.owed_ready_for_query() == 0 && lease_->tracker.status() == protocol::transaction_status::idle &&
+        !lease_->pending_setting) {
+      lease_->pending_setting = std::move(sql);
+      lease_->pending_setting_failed = false;
     } else {
       log::debug(log::conn_ids{id_, server_->id},
                  "SET inside a transaction or a pipeline is not carried to the "
@@ -101,31 +101,32 @@ asio::awaitable<void> pooled_session::unlock_advisory_locks() {
 }
 
 void pooled_session::end_lease_statements() {
-  if (!rewriter_) return;
-  const auto &c = rewriter_->counters();
+  if (!lease_->rewriter) return;
+  const auto &c = lease_->rewriter->counters();
   auto &stats = pool_->statements();
   if (c.hits) stats.hits += c.hits;
   if (c.misses) stats.misses += c.misses;
   if (c.injected) stats.injected += c.injected;
   if (c.evictions) stats.evictions += c.evictions;
-  if (rewriter_->uncertain() || !rewriter_->idle()) {
+  if (lease_->rewriter->uncertain() || !lease_->rewriter->idle()) {
     log::info(log::conn_ids{id_, server_->id},
               "prepared-statement replies did not follow the expected order: "
               "server closed instead of reused");
     server_dirty_ = true;
   }
-  rewriter_.reset();
+  lease_->rewriter.reset();
 }
 
 // query_wait_notify: a client still waiting for a server after that long is told so, once. Only
 // started when the pool had no idle server (most leases never wait).
-void pooled_session::start_wait_notice(std::shared_ptr<bool> waiting) {
+void pooled_session::start_wait_notice() {
   const auto after = context_.settings()->query_wait_notify;
   if (after.count() == 0) return;
-  auto timer = std::make_shared<asio::steady_timer>(client_.get_executor(), after);
-  timer->async_wait([weak = weak_from_this(), waiting, timer, after](const error_code &ec) {
+  if (!wait_notice_timer_) wait_notice_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
+  wait_notice_timer_->expires_after(after);
+  wait_notice_timer_->async_wait([weak = weak_from_this(), after](const error_code &ec) {
     auto self = weak.lock();
-    if (ec || !self || !*waiting) return;
+    if (ec || !self || !self->waiting_for_server_) return;
     const auto s = self->pool_->settings();
     const auto c = self->pool_->counts();
     const std::string message =
@@ -175,7 +176,7 @@ asio::awaitable<void> pooled_session::query_timed_out() {
   log::warn(log::conn_ids{id_, server_->id}, "query_timeout: a request ran longer than {} ms, cancelling it",
             limit.count());
   // A NOTICE says why the cancel comes, when the client's stream is between messages.
-  if (server_scan_.at_boundary()) {
+  if (lease_ && lease_->server_scan.at_boundary()) {
     const std::string message =
         fmt::format("pgfunnel query_timeout ({} ms): cancelling the running query", limit.count());
     const std::string detail = fmt::format("client {}", log::to_string(id_));

@@ -51,25 +51,25 @@ std::uint32_t message_size(const std::uint8_t *header) {
 void pooled_session::relay_client_message(std::uint8_t tag, protocol::byte_span body, std::size_t begin,
                                           std::size_t end, session::spliced_output &out) {
   if (tag == 'Q' || tag == 'P') note_client_sql(tag, body);
-  to_server_.clear();
-  const auto verdict = rewriter_->on_client_message(tag, body, to_server_, synthetic_);
-  if (verdict == session::client_verdict::forward && to_server_.empty()) {
-    tracker_.on_client_message(tag);
+  lease_->to_server.clear();
+  const auto verdict = lease_->rewriter->on_client_message(tag, body, lease_->to_server, lease_->synthetic);
+  if (verdict == session::client_verdict::forward && lease_->to_server.empty()) {
+    lease_->tracker.on_client_message(tag);
     return;
   }
-  track_sent(tracker_, to_server_);
-  if (verdict == session::client_verdict::forward) tracker_.on_client_message(tag);
-  out.edit(begin, end, to_server_, verdict == session::client_verdict::forward, {});
+  track_sent(lease_->tracker, lease_->to_server);
+  if (verdict == session::client_verdict::forward) lease_->tracker.on_client_message(tag);
+  out.edit(begin, end, lease_->to_server, verdict == session::client_verdict::forward, {});
 }
 
 bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span body, bool complete, std::size_t begin,
                                           std::size_t end, session::spliced_output &out) {
-  tracker_.on_server_message(tag);
+  lease_->tracker.on_server_message(tag);
   if (tag == 'Z') {
     protocol::transaction_status status;
     if (!complete || protocol::decode_ready_for_query(body, status)) return false;
-    tracker_.on_ready_for_query(status);
-    if (status != protocol::transaction_status::idle && tracker_.owed_ready_for_query() == 0)
+    lease_->tracker.on_ready_for_query(status);
+    if (status != protocol::transaction_status::idle && lease_->tracker.owed_ready_for_query() == 0)
       idle_in_transaction_since_ = net::clock::now();
     else
       idle_in_transaction_since_.reset();
@@ -81,22 +81,22 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
       ++stats.xact_count;
       ++transactions_;
     }
-    if (tracker_.owed_ready_for_query() == 0 && busy_since_) {
+    if (lease_->tracker.owed_ready_for_query() == 0 && busy_since_) {
       stats.query_time_us += static_cast<std::uint64_t>(
           std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - *busy_since_).count());
       busy_since_.reset();
     }
-    if (pending_setting_) {
+    if (lease_->pending_setting) {
       // The SET ran outside a transaction and succeeded: it now follows the
       // client, and this server has it.
-      if (!pending_setting_failed_ && status == protocol::transaction_status::idle) {
-        settings_.apply(*pending_setting_);
-        server_->settings.apply(*pending_setting_);
+      if (!lease_->pending_setting_failed && status == protocol::transaction_status::idle) {
+        settings_.apply(*lease_->pending_setting);
+        server_->settings.apply(*lease_->pending_setting);
       }
-      pending_setting_.reset();
+      lease_->pending_setting.reset();
     }
   } else if (tag == 'E') {
-    pending_setting_failed_ = true;
+    lease_->pending_setting_failed = true;
   } else if (tag == 'S' && complete) {
     protocol::parameter_status ps;
     if (!protocol::decode_parameter_status(body, ps)) {
@@ -106,22 +106,22 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
       if (session::is_tracked_parameter(ps.name)) params_.set(ps.name, ps.value);
     }
   }
-  after_.clear();
-  const bool forward = rewriter_->on_server_message(tag, complete ? body : protocol::byte_span{}, after_);
-  if (forward && after_.empty()) return true;
+  lease_->after.clear();
+  const bool forward = lease_->rewriter->on_server_message(tag, complete ? body : protocol::byte_span{}, lease_->after);
+  if (forward && lease_->after.empty()) return true;
   // Only whole messages are ever swallowed or followed by replies (rows and
   // copy data never are).
   if (!complete) return false;
-  out.edit(begin, end, {}, forward, after_);
+  out.edit(begin, end, {}, forward, lease_->after);
   return true;
 }
 
 asio::awaitable<error_code> pooled_session::read_whole_message(net::stream &socket, const std::uint8_t *have,
-                                                               std::size_t have_size) {
+                                                               std::size_t have_size, std::string &whole) {
   const std::uint32_t size = message_size(have);
-  big_.assign(reinterpret_cast<const char *>(have), have_size);
-  big_.resize(size);
-  co_return co_await socket.read_exact(asio::buffer(big_.data() + have_size, size - have_size));
+  whole.assign(reinterpret_cast<const char *>(have), have_size);
+  whole.resize(size);
+  co_return co_await socket.read_exact(asio::buffer(whole.data() + have_size, size - have_size));
 }
 
 asio::awaitable<error_code> pooled_session::write_client(std::string_view bytes) {
@@ -142,9 +142,9 @@ asio::awaitable<error_code> pooled_session::write_client(std::string_view bytes)
 }
 
 asio::awaitable<void> pooled_session::client_to_server() {
-  session::spliced_output out(in_scratch_);
+  session::spliced_output out(lease_->in_scratch);
   for (;;) {
-    if (in_have_ > 0) {
+    if (lease_->in_have > 0) {
       const std::uint8_t *base = in_.data();
       bool terminated = false;
       bool oversized = false;
@@ -168,8 +168,8 @@ asio::awaitable<void> pooled_session::client_to_server() {
             // Streamed (CopyData, a large Execute...): the rewriter needs only
             // its tag.
             std::string ignored;
-            s.rewriter_->on_client_message(m.tag, {}, ignored, s.synthetic_);
-            s.tracker_.on_client_message(m.tag);
+            s.lease_->rewriter->on_client_message(m.tag, {}, ignored, s.lease_->synthetic);
+            s.lease_->tracker.on_client_message(m.tag);
             return true;
           }
           const std::size_t begin = static_cast<std::size_t>(m.body.data() - base) - protocol::tagged_header_size;
@@ -177,15 +177,15 @@ asio::awaitable<void> pooled_session::client_to_server() {
           return true;
         }
       } visitor{*this, base, out, terminated, oversized};
-      out.start(protocol::byte_span(base, in_have_));
-      auto r = client_scan_.scan(protocol::byte_span(base, in_have_), visitor);
+      out.start(protocol::byte_span(base, lease_->in_have));
+      auto r = lease_->client_scan.scan(protocol::byte_span(base, lease_->in_have), visitor);
       if (r.ec) {
         log::warn(log::conn_ids{id_, server_->id}, "invalid message from client: {} ({})", r.ec.message(), where());
         std::string err;
         protocol::encode_error_response(
             err, {"FATAL", "08P01", fmt::format("invalid frontend message: {}", r.ec.message())});
         co_await write_client(err);
-        in_have_ = 0;
+        lease_->in_have = 0;
         end(close_reason::protocol_error);
         client_gone_ = true;
         break;
@@ -194,9 +194,9 @@ asio::awaitable<void> pooled_session::client_to_server() {
       // Replies due now go first: nothing sent in this scan before them asks
       // for a reply, and the server's answers to what follows must reach the
       // client after them.
-      if (!synthetic_.empty()) {
+      if (!lease_->synthetic.empty()) {
         std::string due;
-        due.swap(synthetic_);
+        due.swap(lease_->synthetic);
         if (co_await write_client(due)) {
           client_gone_ = true;
           client_write_failed_ = true;
@@ -205,14 +205,14 @@ asio::awaitable<void> pooled_session::client_to_server() {
       }
       if (!to_server.empty()) {
         // The server is busy from the first request that wants an answer until the last answer.
-        if (!busy_since_ && tracker_.owed_ready_for_query() > 0) busy_since_ = net::clock::now();
+        if (!busy_since_ && lease_->tracker.owed_ready_for_query() > 0) busy_since_ = net::clock::now();
         if (co_await net::write_all(server_->stream, to_server)) {
           server_broken_ = true;
           break;
         }
       }
       if (terminated) {
-        in_have_ = 0;
+        lease_->in_have = 0;
         end(close_reason::client_terminate);
         client_gone_ = true;
         break;
@@ -220,43 +220,43 @@ asio::awaitable<void> pooled_session::client_to_server() {
       if (oversized) {
         // A Parse/Bind/... larger than the relay buffer: read it whole, then
         // relay it like any other.
-        if (co_await read_whole_message(client_, base + r.forward, in_have_ - r.forward)) {
-          in_have_ = 0;
+        if (co_await read_whole_message(client_, base + r.forward, lease_->in_have - r.forward, lease_->big_in)) {
+          lease_->in_have = 0;
           client_gone_ = true;
           break;
         }
-        const auto *whole = reinterpret_cast<const std::uint8_t *>(big_.data());
-        out.start(protocol::byte_span(whole, big_.size()));
+        const auto *whole = reinterpret_cast<const std::uint8_t *>(lease_->big_in.data());
+        out.start(protocol::byte_span(whole, lease_->big_in.size()));
         relay_client_message(
             whole[0],
-            protocol::byte_span(whole + protocol::tagged_header_size, big_.size() - protocol::tagged_header_size), 0,
-            big_.size(), out);
-        const std::string_view big_out = out.finish(big_.size());
-        if (!synthetic_.empty()) {
+            protocol::byte_span(whole + protocol::tagged_header_size, lease_->big_in.size() - protocol::tagged_header_size), 0,
+            lease_->big_in.size(), out);
+        const std::string_view whole_out = out.finish(lease_->big_in.size());
+        if (!lease_->synthetic.empty()) {
           std::string due;
-          due.swap(synthetic_);
+          due.swap(lease_->synthetic);
           if (co_await write_client(due)) {
             client_gone_ = true;
             client_write_failed_ = true;
             break;
           }
         }
-        if (!big_out.empty() && co_await net::write_all(server_->stream, big_out)) {
+        if (!whole_out.empty() && co_await net::write_all(server_->stream, whole_out)) {
           server_broken_ = true;
           break;
         }
-        big_.clear();
-        big_.shrink_to_fit();
-        in_have_ = 0;
+        lease_->big_in.clear();
+        lease_->big_in.shrink_to_fit();
+        lease_->in_have = 0;
       } else {
         keep_tail(in_.data(), r.forward, r.keep);
-        in_have_ = r.keep;
+        lease_->in_have = r.keep;
       }
-      if (in_scratch_.capacity() > net::relay_buffer::capacity * 2) std::string().swap(in_scratch_);
+      if (lease_->in_scratch.capacity() > net::relay_buffer::capacity * 2) std::string().swap(lease_->in_scratch);
       // The server may have answered while this half was writing: release from
       // here then.
-      if (!releasing_ && !server_broken_ && in_have_ == 0 && out_have_ == 0 && !client_writing_ &&
-          tracker_.releasable() && client_scan_.at_boundary() && server_scan_.at_boundary()) {
+      if (!releasing_ && !server_broken_ && lease_->in_have == 0 && lease_->out_have == 0 && !client_writing_ &&
+          lease_->tracker.releasable() && lease_->client_scan.at_boundary() && lease_->server_scan.at_boundary()) {
         releasing_ = true;
         server_->stream.cancel();  // the other half waits for server input: stop it
         co_return;
@@ -272,8 +272,8 @@ asio::awaitable<void> pooled_session::client_to_server() {
       if (!idle_timer_) idle_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
       bool timed_out = false;
       for (;;) {
-        const bool idle_in_transaction = tracker_.status() != protocol::transaction_status::idle &&
-                                         tracker_.owed_ready_for_query() == 0 && idle_in_transaction_since_;
+        const bool idle_in_transaction = lease_->tracker.status() != protocol::transaction_status::idle &&
+                                         lease_->tracker.owed_ready_for_query() == 0 && idle_in_transaction_since_;
         if (idle_in_transaction && net::clock::now() - *idle_in_transaction_since_ >= idle_limit) {
           timed_out = true;
           break;
@@ -314,13 +314,13 @@ asio::awaitable<void> pooled_session::client_to_server() {
     }
     error_code ec;
     const std::size_t n =
-        client_.read_now(asio::buffer(in_.data() + in_have_, net::relay_buffer::capacity - in_have_), ec);
+        client_.read_now(asio::buffer(in_.data() + lease_->in_have, net::relay_buffer::capacity - lease_->in_have), ec);
     if (ec == asio::error::would_block) continue;
     if (ec || n == 0) {
       client_gone_ = true;
       break;
     }
-    in_have_ += n;
+    lease_->in_have += n;
     pool_->stats().bytes_received += n;
     bytes_in_ += n;
   }
@@ -333,9 +333,9 @@ asio::awaitable<void> pooled_session::client_to_server() {
 // when that does not settle within cleanup_deadline. The rewriter sees every
 // message sent, so its plan (and the server's statement cache) stays exact.
 asio::awaitable<void> pooled_session::clean_up_after_client() {
-  in_have_ = 0;
-  synthetic_.clear();
-  if (!client_scan_.at_boundary()) {
+  lease_->in_have = 0;
+  lease_->synthetic.clear();
+  if (!lease_->client_scan.at_boundary()) {
     // Half a message went to the server: nothing can complete it.
     server_broken_ = true;
     server_->stream.cancel();
@@ -347,19 +347,19 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     // just as the plan does.
     const std::string_view msg(fix.data() + from, fix.size() - from);
     std::string ignored;
-    rewriter_->on_client_message(
+    lease_->rewriter->on_client_message(
         static_cast<std::uint8_t>(msg[0]),
         protocol::byte_span(reinterpret_cast<const std::uint8_t *>(msg.data()) + protocol::tagged_header_size,
                             msg.size() - protocol::tagged_header_size),
-        ignored, synthetic_);
-    tracker_.on_client_message(static_cast<std::uint8_t>(msg[0]));
+        ignored, lease_->synthetic);
+    lease_->tracker.on_client_message(static_cast<std::uint8_t>(msg[0]));
   };
-  if (tracker_.in_copy_in()) {
+  if (lease_->tracker.in_copy_in()) {
     const std::size_t at = fix.size();
     protocol::message_builder(fix, 'f').cstring("client disconnected");
     note(at);
   }
-  if (tracker_.unsynced()) {
+  if (lease_->tracker.unsynced()) {
     // A bare Sync would COMMIT the implicit transaction of a batch the client
     // never finished; PostgreSQL rolls such work back when its client leaves.
     // An Execute of a portal that cannot exist fails the batch first, so the
@@ -371,12 +371,12 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
     protocol::encode_sync(fix);
     note(at);
   }
-  synthetic_.clear();
+  lease_->synthetic.clear();
   if (!fix.empty() && co_await net::write_all(server_->stream, fix)) {
     server_broken_ = true;
     co_return;
   }
-  if (tracker_.owed_ready_for_query() > 0 || tracker_.in_copy_out()) {
+  if (lease_->tracker.owed_ready_for_query() > 0 || lease_->tracker.in_copy_out()) {
     // Its answer has nobody to go to: stop the work rather than wait for it.
     ++cancel_->in_flight;
     asio::co_spawn(
@@ -390,19 +390,19 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
   const auto deadline = net::clock::now() + cleanup_deadline;
   bool rollback_sent = false;
   while (!server_broken_) {
-    if (tracker_.releasable() && !tracker_.uncertain()) {
+    if (lease_->tracker.releasable() && !lease_->tracker.uncertain()) {
       server_->stream.cancel();  // stop the other half's read: nothing more will come
       co_return;
     }
-    if (tracker_.drained() && !rollback_sent && tracker_.status() != protocol::transaction_status::idle) {
+    if (lease_->tracker.drained() && !rollback_sent && lease_->tracker.status() != protocol::transaction_status::idle) {
       std::string rollback;
       protocol::encode_query(rollback, "ROLLBACK");
       std::string ignored;
-      rewriter_->on_client_message(
+      lease_->rewriter->on_client_message(
           'Q', protocol::byte_span(reinterpret_cast<const std::uint8_t *>(rollback.data()) + 5, rollback.size() - 5),
-          ignored, synthetic_);
-      synthetic_.clear();
-      tracker_.on_client_message('Q');
+          ignored, lease_->synthetic);
+      lease_->synthetic.clear();
+      lease_->tracker.on_client_message('Q');
       rollback_sent = true;
       if (co_await net::write_all(server_->stream, rollback)) {
         server_broken_ = true;
@@ -410,23 +410,24 @@ asio::awaitable<void> pooled_session::clean_up_after_client() {
       }
       continue;
     }
-    if (net::clock::now() >= deadline || tracker_.uncertain()) {
+    if (net::clock::now() >= deadline || lease_->tracker.uncertain()) {
       log::info(log::conn_ids{id_, server_->id}, "server did not settle after its client left: closing it");
       server_broken_ = true;
       server_->stream.cancel();
       break;
     }
     // The other half pokes this timer after every server read.
+    if (!cleanup_timer_) cleanup_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
     cleanup_timer_->expires_at(deadline);
     co_await cleanup_timer_->async_wait(net::use_nothrow);
   }
 }
 
 asio::awaitable<void> pooled_session::server_to_client() {
-  session::spliced_output out(out_scratch_);
+  session::spliced_output out(lease_->out_scratch);
   for (;;) {
     auto [ec, n] = co_await server_->stream.read_some(
-        asio::buffer(out_.data() + out_have_, net::relay_buffer::capacity - out_have_));
+        asio::buffer(out_.data() + lease_->out_have, net::relay_buffer::capacity - lease_->out_have));
     if (ec) {
       // A cancelled read is the other half saying "done" (cleanup finished, or
       // it released the server); anything else is a loss.
@@ -437,7 +438,7 @@ asio::awaitable<void> pooled_session::server_to_client() {
       }
       break;
     }
-    out_have_ += n;
+    lease_->out_have += n;
     const std::uint8_t *base = out_.data();
     bool malformed = false;
     bool oversized = false;
@@ -462,8 +463,8 @@ asio::awaitable<void> pooled_session::server_to_client() {
         return true;
       }
     } visitor{*this, base, out, malformed, oversized};
-    out.start(protocol::byte_span(base, out_have_));
-    auto r = server_scan_.scan(protocol::byte_span(base, out_have_), visitor);
+    out.start(protocol::byte_span(base, lease_->out_have));
+    auto r = lease_->server_scan.scan(protocol::byte_span(base, lease_->out_have), visitor);
     if (r.ec || malformed) {
       log::error(log::conn_ids{id_, server_->id}, "invalid message from server: {}",
                  r.ec ? r.ec.message() : std::string("malformed or unexpected message"));
@@ -479,41 +480,41 @@ asio::awaitable<void> pooled_session::server_to_client() {
       client_.cancel();  // wake the other half to clean up
     }
     if (oversized) {
-      if (co_await read_whole_message(server_->stream, base + r.forward, out_have_ - r.forward)) {
+      if (co_await read_whole_message(server_->stream, base + r.forward, lease_->out_have - r.forward, lease_->big_out)) {
         server_broken_ = true;
         break;
       }
-      const auto *whole = reinterpret_cast<const std::uint8_t *>(big_.data());
-      out.start(protocol::byte_span(whole, big_.size()));
+      const auto *whole = reinterpret_cast<const std::uint8_t *>(lease_->big_out.data());
+      out.start(protocol::byte_span(whole, lease_->big_out.size()));
       if (!relay_server_message(
               whole[0],
-              protocol::byte_span(whole + protocol::tagged_header_size, big_.size() - protocol::tagged_header_size),
-              true, 0, big_.size(), out)) {
+              protocol::byte_span(whole + protocol::tagged_header_size, lease_->big_out.size() - protocol::tagged_header_size),
+              true, 0, lease_->big_out.size(), out)) {
         log::error(log::conn_ids{id_, server_->id}, "invalid message from server: malformed or unexpected message");
         server_broken_ = true;
         break;
       }
-      const std::string_view big_out = out.finish(big_.size());
-      if (!big_out.empty() && !client_gone_ && co_await write_client(big_out)) {
+      const std::string_view whole_out = out.finish(lease_->big_out.size());
+      if (!whole_out.empty() && !client_gone_ && co_await write_client(whole_out)) {
         client_gone_ = true;
         client_write_failed_ = true;
         client_.cancel();
       }
-      big_.clear();
-      big_.shrink_to_fit();
-      out_have_ = 0;
+      lease_->big_out.clear();
+      lease_->big_out.shrink_to_fit();
+      lease_->out_have = 0;
     } else {
       keep_tail(out_.data(), r.forward, r.keep);
-      out_have_ = r.keep;
+      lease_->out_have = r.keep;
     }
-    if (out_scratch_.capacity() > net::relay_buffer::capacity * 2) std::string().swap(out_scratch_);
+    if (lease_->out_scratch.capacity() > net::relay_buffer::capacity * 2) std::string().swap(lease_->out_scratch);
     if (client_gone_) {
-      cleanup_timer_->cancel();
-      if (tracker_.releasable() && out_have_ == 0) break;
+      if (cleanup_timer_) cleanup_timer_->cancel();
+      if (lease_->tracker.releasable() && lease_->out_have == 0) break;
       continue;
     }
     if (releasing_) break;  // the other half released while this one wrote
-    if (out_have_ == 0 && tracker_.releasable() && in_have_ == 0 && client_scan_.at_boundary() && !client_writing_) {
+    if (lease_->out_have == 0 && lease_->tracker.releasable() && lease_->in_have == 0 && lease_->client_scan.at_boundary() && !client_writing_) {
       releasing_ = true;
       client_.cancel();  // the other half waits for client input: stop it
       break;
@@ -522,7 +523,7 @@ asio::awaitable<void> pooled_session::server_to_client() {
   if (server_broken_) {
     // Wake the other half wherever it waits.
     client_.cancel();
-    cleanup_timer_->cancel();
+    if (cleanup_timer_) cleanup_timer_->cancel();
   }
 }
 

@@ -11,12 +11,10 @@
 #include "pgfunnel/net/relay_buffer.hpp"
 #include "pgfunnel/pool/pool.hpp"
 #include "pgfunnel/proxy/context.hpp"
+#include "pgfunnel/proxy/lease_scratch.hpp"
 #include "pgfunnel/session/parameters.hpp"
-#include "pgfunnel/session/prepared_statements.hpp"
 #include "pgfunnel/session/session_settings.hpp"
 #include "pgfunnel/session/spliced_output.hpp"
-#include "pgfunnel/session/stream_scanner.hpp"
-#include "pgfunnel/session/transaction_tracker.hpp"
 
 namespace pgfunnel::proxy {
 
@@ -67,9 +65,9 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   // the rewriter's forward/swallow/synthesise. False: the server broke the protocol.
   bool relay_server_message(std::uint8_t tag, protocol::byte_span body, bool complete, std::size_t begin,
                             std::size_t end, session::spliced_output& out);
-  // A message too large for the relay buffer that must be seen whole: read it into big_.
+  // A message too large for the relay buffer that must be seen whole: read it into `whole`.
   net::awaitable<net::error_code> read_whole_message(net::stream& socket, const std::uint8_t* have,
-                                                     std::size_t have_size);
+                                                     std::size_t have_size, std::string& whole);
   // Both halves may owe the client bytes: one write at a time, in order; a second writer queues.
   net::awaitable<net::error_code> write_client(std::string_view bytes);
   void note_client_sql(std::uint8_t tag, protocol::byte_span body);
@@ -80,7 +78,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   void set_pinned(bool pinned);
   void end_lease_statements();
   // Timeouts: a NOTICE while waiting for a server, cancelling a request that runs too long.
-  void start_wait_notice(std::shared_ptr<bool> waiting);
+  void start_wait_notice();
   void start_query_watchdog();
   net::awaitable<bool> server_passes_check(pool::server_connection& server);
   net::awaitable<void> query_timed_out();
@@ -117,40 +115,33 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   client_entry entry_;  // in context_.clients from login to the end: SHOW CLIENTS, KILL_CLIENT
   bool console_ = false;  // logged in to the admin console (database pgbouncer), not a pool
 
-  // Lease state: valid between acquire and release.
+  // Lease state: valid between acquire and release. The bulk of it (tracker, scanners, rewriter,
+  // scratch strings) lives in lease_, taken for the lease and given back after it.
   pool::server_connection* server_ = nullptr;
-  session::transaction_tracker tracker_;
-  session::stream_scanner client_scan_;
-  session::stream_scanner server_scan_;
+  lease_scratch::ptr lease_;
   net::relay_buffer in_;   // client → server
   net::relay_buffer out_;  // server → client
-  std::size_t in_have_ = 0;
-  std::size_t out_have_ = 0;
   bool releasing_ = false;      // the server may go back: stop reading the client
   bool server_broken_ = false;  // the server cannot be reused (failed, or left mid-message)
   bool server_dirty_ = false;   // it works, but its state is not known well enough to reuse it
   bool client_gone_ = false;    // EOF, error or Terminate from the client
   bool client_write_failed_ = false;
-  std::unique_ptr<net::asio::steady_timer> cleanup_timer_;
-  std::optional<session::statement_rewriter> rewriter_;
-  std::string to_server_;        // what the rewriter sends for one client message
-  std::string synthetic_;        // replies the rewriter owes the client now (from the client half)
-  std::string after_;            // replies the rewriter adds after one server message
-  std::string in_scratch_;       // spliced client → server output
-  std::string out_scratch_;      // spliced server → client output
-  std::string big_;              // a message larger than the relay buffer, read whole
-  std::string client_backlog_;   // client bytes queued behind the write in progress
-  bool client_writing_ = false;
-  // A SET/RESET outside a transaction, waiting for its ReadyForQuery to take effect.
-  std::optional<session::session_sql> pending_setting_;
-  bool pending_setting_failed_ = false;
   bool advisory_check_due_ = false;  // a statement named an advisory lock function
   bool pinned_ = false;              // the server holds this client's advisory locks: no release
+  // Writes to the client outlive a lease (a query_wait_notify NOTICE while waiting): kept here.
+  bool client_writing_ = false;
+  std::string client_backlog_;  // client bytes queued behind the write in progress
+  // Made when a client first vanishes mid-lease (rare), then kept.
+  std::unique_ptr<net::asio::steady_timer> cleanup_timer_;
   std::optional<net::clock::time_point> busy_since_;  // a request is out on the server (query_time)
   std::uint64_t lease_number_ = 0;                    // tells the query_timeout watchdog its lease ended
   std::optional<net::clock::time_point> cancelled_at_;  // the request query_timeout cancelled
   std::optional<net::clock::time_point> idle_in_transaction_since_;  // last ReadyForQuery in a transaction
   std::unique_ptr<net::asio::steady_timer> idle_timer_;  // client_idle_timeout / idle_transaction_timeout
+  // query_wait_notify: made on the first wait, re-armed on each and cancelled when the wait ends, so
+  // thousands of short waits a second leave no timers behind.
+  std::unique_ptr<net::asio::steady_timer> wait_notice_timer_;
+  bool waiting_for_server_ = false;
 
   bool ended_ = false;
   close_reason reason_ = close_reason::client_closed;

@@ -1,0 +1,78 @@
+// The per-thread free list behind lease_scratch: no allocation per lease once warm.
+#include "pgfunnel/proxy/lease_scratch.hpp"
+
+#include <vector>
+
+#include "pgfunnel/net/relay_buffer.hpp"
+
+namespace pgfunnel::proxy {
+namespace {
+
+// Relayed messages we look inside are held back until whole when they fit the relay buffer.
+constexpr std::size_t inspect_limit = net::relay_buffer::capacity;
+// A string grown past this by one large message is not kept for the next lease.
+constexpr std::size_t max_kept_capacity = 2 * net::relay_buffer::capacity;
+
+// Scratches freed on a thread are reused there; a bounded list keeps a burst from pinning memory.
+struct free_list {
+  static constexpr std::size_t max_cached = 256;
+  std::vector<lease_scratch*> items;
+  free_list() { alive = true; }
+  ~free_list() {
+    alive = false;
+    for (auto* s : items) delete s;
+  }
+  // Trivially destructible, so it can still be read while the thread's other objects are destroyed
+  // (a session freed at thread exit then deletes its scratch instead).
+  static thread_local bool alive;
+};
+thread_local bool free_list::alive = false;
+thread_local free_list cache;
+
+void trim(std::string& s) {
+  if (s.capacity() > max_kept_capacity) std::string().swap(s);
+  else s.clear();
+}
+
+}  // namespace
+
+lease_scratch::lease_scratch(std::uint32_t max_message_size) noexcept
+    : client_scan(protocol::direction::frontend, max_message_size, inspect_limit),
+      server_scan(protocol::direction::backend, max_message_size, inspect_limit) {}
+
+lease_scratch::ptr lease_scratch::take(std::uint32_t max_message_size) {
+  free_list& list = cache;  // constructed on this thread's first lease
+  if (!list.items.empty()) {
+    lease_scratch* s = list.items.back();
+    list.items.pop_back();
+    // max_message_size may have changed by a reload since this scratch was last used.
+    s->client_scan = session::stream_scanner(protocol::direction::frontend, max_message_size, inspect_limit);
+    s->server_scan = session::stream_scanner(protocol::direction::backend, max_message_size, inspect_limit);
+    return ptr(s);
+  }
+  return ptr(new lease_scratch(max_message_size));
+}
+
+void lease_scratch::give_back::operator()(lease_scratch* s) const noexcept {
+  // Cleared now, not on take: the rewriter refers to the session's and the server's statement
+  // maps, which may be gone by then.
+  s->rewriter.reset();
+  s->pending_setting.reset();
+  s->pending_setting_failed = false;
+  s->tracker = {};
+  s->in_have = s->out_have = 0;
+  for (std::string* str : {&s->to_server, &s->synthetic, &s->after, &s->in_scratch, &s->out_scratch, &s->big_in,
+                           &s->big_out})
+    trim(*str);
+  // `cache` is touched only while it is alive: referring to it first would construct it anew.
+  if (free_list::alive && cache.items.size() < free_list::max_cached) {
+    try {
+      cache.items.push_back(s);
+      return;
+    } catch (...) {
+    }
+  }
+  delete s;
+}
+
+}  // namespace pgfunnel::proxy
