@@ -348,7 +348,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
     end(close_reason::upstream_error);
     co_return outcome::ended;
   }
-  lease_ = lease_scratch::take(context_.settings()->max_message_size);
+  lease_ = session::lease_scratch::take(context_.settings()->max_message_size, net::relay_buffer::capacity);
   lease_->in_have = first_bytes;
   server_ = lease.server;
   entry_.link.store(server_->id.n, std::memory_order_relaxed);

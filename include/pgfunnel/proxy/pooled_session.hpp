@@ -11,7 +11,7 @@
 #include "pgfunnel/net/relay_buffer.hpp"
 #include "pgfunnel/pool/pool.hpp"
 #include "pgfunnel/proxy/context.hpp"
-#include "pgfunnel/proxy/lease_scratch.hpp"
+#include "pgfunnel/session/lease_scratch.hpp"
 #include "pgfunnel/session/parameters.hpp"
 #include "pgfunnel/session/session_settings.hpp"
 #include "pgfunnel/session/spliced_output.hpp"
@@ -118,7 +118,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   // Lease state: valid between acquire and release. The bulk of it (tracker, scanners, rewriter,
   // scratch strings) lives in lease_, taken for the lease and given back after it.
   pool::server_connection* server_ = nullptr;
-  lease_scratch::ptr lease_;
+  session::lease_scratch::ptr lease_;
   net::relay_buffer in_;   // client → server
   net::relay_buffer out_;  // server → client
   bool releasing_ = false;      // the server may go back: stop reading the client

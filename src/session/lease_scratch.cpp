@@ -1,17 +1,10 @@
 // The per-thread free list behind lease_scratch: no allocation per lease once warm.
-#include "pgfunnel/proxy/lease_scratch.hpp"
+#include "pgfunnel/session/lease_scratch.hpp"
 
 #include <vector>
 
-#include "pgfunnel/net/relay_buffer.hpp"
-
-namespace pgfunnel::proxy {
+namespace pgfunnel::session {
 namespace {
-
-// Relayed messages we look inside are held back until whole when they fit the relay buffer.
-constexpr std::size_t inspect_limit = net::relay_buffer::capacity;
-// A string grown past this by one large message is not kept for the next lease.
-constexpr std::size_t max_kept_capacity = 2 * net::relay_buffer::capacity;
 
 // Scratches freed on a thread are reused there; a bounded list keeps a burst from pinning memory.
 struct free_list {
@@ -29,28 +22,30 @@ struct free_list {
 thread_local bool free_list::alive = false;
 thread_local free_list cache;
 
-void trim(std::string& s) {
+void trim(std::string& s, std::size_t max_kept_capacity) {
   if (s.capacity() > max_kept_capacity) std::string().swap(s);
   else s.clear();
 }
 
 }  // namespace
 
-lease_scratch::lease_scratch(std::uint32_t max_message_size) noexcept
-    : client_scan(protocol::direction::frontend, max_message_size, inspect_limit),
-      server_scan(protocol::direction::backend, max_message_size, inspect_limit) {}
+lease_scratch::lease_scratch(std::uint32_t max_message_size, std::size_t relay_capacity) noexcept
+    : client_scan(protocol::direction::frontend, max_message_size, relay_capacity),
+      server_scan(protocol::direction::backend, max_message_size, relay_capacity),
+      relay_capacity(relay_capacity) {}
 
-lease_scratch::ptr lease_scratch::take(std::uint32_t max_message_size) {
+lease_scratch::ptr lease_scratch::take(std::uint32_t max_message_size, std::size_t relay_capacity) {
   free_list& list = cache;  // constructed on this thread's first lease
   if (!list.items.empty()) {
     lease_scratch* s = list.items.back();
     list.items.pop_back();
     // max_message_size may have changed by a reload since this scratch was last used.
-    s->client_scan = session::stream_scanner(protocol::direction::frontend, max_message_size, inspect_limit);
-    s->server_scan = session::stream_scanner(protocol::direction::backend, max_message_size, inspect_limit);
+    s->client_scan = stream_scanner(protocol::direction::frontend, max_message_size, relay_capacity);
+    s->server_scan = stream_scanner(protocol::direction::backend, max_message_size, relay_capacity);
+    s->relay_capacity = relay_capacity;
     return ptr(s);
   }
-  return ptr(new lease_scratch(max_message_size));
+  return ptr(new lease_scratch(max_message_size, relay_capacity));
 }
 
 void lease_scratch::give_back::operator()(lease_scratch* s) const noexcept {
@@ -63,7 +58,7 @@ void lease_scratch::give_back::operator()(lease_scratch* s) const noexcept {
   s->in_have = s->out_have = 0;
   for (std::string* str : {&s->to_server, &s->synthetic, &s->after, &s->in_scratch, &s->out_scratch, &s->big_in,
                            &s->big_out})
-    trim(*str);
+    trim(*str, 2 * s->relay_capacity);
   // `cache` is touched only while it is alive: referring to it first would construct it anew.
   if (free_list::alive && cache.items.size() < free_list::max_cached) {
     try {
@@ -75,4 +70,4 @@ void lease_scratch::give_back::operator()(lease_scratch* s) const noexcept {
   delete s;
 }
 
-}  // namespace pgfunnel::proxy
+}  // namespace pgfunnel::session

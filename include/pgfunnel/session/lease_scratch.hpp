@@ -12,21 +12,21 @@
 #include "pgfunnel/session/stream_scanner.hpp"
 #include "pgfunnel/session/transaction_tracker.hpp"
 
-namespace pgfunnel::proxy {
+namespace pgfunnel::session {
 
 // Everything here is meaningful only between a server's acquire and its release. Keeping it out of
 // the session object is what makes an idle client small (thousands of serverless clients sit idle
 // for each one in a transaction); recycling it per thread keeps the lease path free of allocation
 // and keeps the strings' grown capacity for the next lease instead of in every idle session.
 struct lease_scratch {
-  explicit lease_scratch(std::uint32_t max_message_size) noexcept;
+  lease_scratch(std::uint32_t max_message_size, std::size_t relay_capacity) noexcept;
 
-  session::transaction_tracker tracker;
-  session::stream_scanner client_scan;  // client → server
-  session::stream_scanner server_scan;  // server → client
-  std::size_t in_have = 0;              // bytes in the client → server relay buffer
-  std::size_t out_have = 0;             // bytes in the server → client relay buffer
-  std::optional<session::statement_rewriter> rewriter;
+  transaction_tracker tracker;
+  stream_scanner client_scan;  // client → server
+  stream_scanner server_scan;  // server → client
+  std::size_t in_have = 0;     // bytes in the client → server relay buffer
+  std::size_t out_have = 0;    // bytes in the server → client relay buffer
+  std::optional<statement_rewriter> rewriter;
   std::string to_server;    // what the rewriter sends for one client message
   std::string synthetic;    // replies the rewriter owes the client now (from the client half)
   std::string after;        // replies the rewriter adds after one server message
@@ -37,8 +37,11 @@ struct lease_scratch {
   std::string big_in;
   std::string big_out;
   // A SET/RESET outside a transaction, waiting for its ReadyForQuery to take effect.
-  std::optional<session::session_sql> pending_setting;
+  std::optional<session_sql> pending_setting;
   bool pending_setting_failed = false;
+  // The relay buffer's size: messages up to it are inspected whole, and a string grown past twice
+  // that by one large message is freed rather than kept for the next lease.
+  std::size_t relay_capacity;
 
   struct give_back {
     void operator()(lease_scratch* scratch) const noexcept;  // to this thread's free list
@@ -46,7 +49,7 @@ struct lease_scratch {
   using ptr = std::unique_ptr<lease_scratch, give_back>;
 
   // A scratch as new: from this thread's free list when it has one.
-  static ptr take(std::uint32_t max_message_size);
+  static ptr take(std::uint32_t max_message_size, std::size_t relay_capacity);
 };
 
-}  // namespace pgfunnel::proxy
+}  // namespace pgfunnel::session
