@@ -86,8 +86,11 @@ bool is_default(std::string_view v) {
 void scan_features(std::string_view sql, session_sql &out) {
   // "pg_advisory_lock" also matches its _shared form; the _xact_ forms do not
   // match.
-  out.advisory_lock = mentions_word(sql, "pg_advisory_lock") || mentions_word(sql, "pg_try_advisory_lock");
-  out.advisory_unlock = mentions_word(sql, "pg_advisory_unlock");
+  // One pass for the common case: no statement mentions any of them.
+  if (mentions_word(sql, "advisory_")) {
+    out.advisory_lock = mentions_word(sql, "pg_advisory_lock") || mentions_word(sql, "pg_try_advisory_lock");
+    out.advisory_unlock = mentions_word(sql, "pg_advisory_unlock");
+  }
   sql_cursor c{sql};
   c.skip_space();
   if (c.keyword("listen"))
