@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "pgfunnel/protocol/encode.hpp"
+#include "pgfunnel/session/parameters.hpp"
 
 namespace pgfunnel::admin {
 
@@ -15,12 +16,7 @@ namespace {
 
 using enum column_type;
 
-bool iequal(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
+using session::iequals;
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -265,7 +261,7 @@ parsed_command parse_command(std::string_view sql) {
   if (!split_words(body, words) || words.empty() || words.size() > 2) return invalid(body);
   const verb_name* v = nullptr;
   for (const auto& candidate : verbs)
-    if (iequal(words[0], candidate.name)) v = &candidate;
+    if (iequals(words[0], candidate.name)) v = &candidate;
   if (v == nullptr) return invalid(body);
   if (words.size() == 2 && !v->takes_argument) return invalid(body);
   if (words.size() == 1 && v->requires_argument) {

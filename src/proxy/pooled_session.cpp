@@ -319,7 +319,6 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   const auto wait_start = net::clock::now();
   entry_.request_at.store(wait_start.time_since_epoch().count(), std::memory_order_relaxed);
   entry_.state.store(client_state::waiting, std::memory_order_relaxed);
-  waiting_for_server_ = true;
   if (pool_->counts().idle == 0) start_wait_notice();
   pool::acquire_result lease;
   for (;;) {
@@ -327,7 +326,6 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
     if (lease.server == nullptr || co_await server_passes_check(*lease.server)) break;
     pool_->release(lease.server, false);
   }
-  waiting_for_server_ = false;
   if (wait_notice_timer_) wait_notice_timer_->cancel();
   const auto leased_at = net::clock::now();
   auto& stats = pool_->stats();
@@ -495,8 +493,8 @@ asio::awaitable<bool> pooled_session::server_passes_check(pool::server_connectio
 }
 
 bool pooled_session::at_transaction_boundary() const {
-  return lease_->tracker.releasable() && lease_->in_have == 0 && lease_->client_scan.at_boundary() && lease_->out_have == 0 &&
-         lease_->server_scan.at_boundary() && !client_writing_;
+  return lease_->tracker.releasable() && lease_->in_have == 0 && lease_->client_scan.at_boundary() &&
+         lease_->out_have == 0 && lease_->server_scan.at_boundary() && !client_writing_;
 }
 
 bool pooled_session::server_reusable() const {

@@ -126,7 +126,7 @@ void pooled_session::start_wait_notice() {
   wait_notice_timer_->expires_after(after);
   wait_notice_timer_->async_wait([weak = weak_from_this(), after](const error_code &ec) {
     auto self = weak.lock();
-    if (ec || !self || !self->waiting_for_server_) return;
+    if (ec || !self || self->entry_.state.load(std::memory_order_relaxed) != client_state::waiting) return;
     const auto s = self->pool_->settings();
     const auto c = self->pool_->counts();
     const std::string message =

@@ -227,10 +227,10 @@ asio::awaitable<void> pooled_session::client_to_server() {
         }
         const auto *whole = reinterpret_cast<const std::uint8_t *>(lease_->big_in.data());
         out.start(protocol::byte_span(whole, lease_->big_in.size()));
-        relay_client_message(
-            whole[0],
-            protocol::byte_span(whole + protocol::tagged_header_size, lease_->big_in.size() - protocol::tagged_header_size), 0,
-            lease_->big_in.size(), out);
+        relay_client_message(whole[0],
+                             protocol::byte_span(whole + protocol::tagged_header_size,
+                                                 lease_->big_in.size() - protocol::tagged_header_size),
+                             0, lease_->big_in.size(), out);
         const std::string_view whole_out = out.finish(lease_->big_in.size());
         if (!lease_->synthetic.empty()) {
           std::string due;
@@ -245,14 +245,13 @@ asio::awaitable<void> pooled_session::client_to_server() {
           server_broken_ = true;
           break;
         }
-        lease_->big_in.clear();
-        lease_->big_in.shrink_to_fit();
+        lease_->drop_if_grown(lease_->big_in);
         lease_->in_have = 0;
       } else {
         keep_tail(in_.data(), r.forward, r.keep);
         lease_->in_have = r.keep;
       }
-      if (lease_->in_scratch.capacity() > net::relay_buffer::capacity * 2) std::string().swap(lease_->in_scratch);
+      lease_->drop_if_grown(lease_->in_scratch);  // its bytes are sent
       // The server may have answered while this half was writing: release from
       // here then.
       if (!releasing_ && !server_broken_ && lease_->in_have == 0 && lease_->out_have == 0 && !client_writing_ &&
@@ -480,16 +479,17 @@ asio::awaitable<void> pooled_session::server_to_client() {
       client_.cancel();  // wake the other half to clean up
     }
     if (oversized) {
-      if (co_await read_whole_message(server_->stream, base + r.forward, lease_->out_have - r.forward, lease_->big_out)) {
+      if (co_await read_whole_message(server_->stream, base + r.forward, lease_->out_have - r.forward,
+                                      lease_->big_out)) {
         server_broken_ = true;
         break;
       }
       const auto *whole = reinterpret_cast<const std::uint8_t *>(lease_->big_out.data());
       out.start(protocol::byte_span(whole, lease_->big_out.size()));
-      if (!relay_server_message(
-              whole[0],
-              protocol::byte_span(whole + protocol::tagged_header_size, lease_->big_out.size() - protocol::tagged_header_size),
-              true, 0, lease_->big_out.size(), out)) {
+      if (!relay_server_message(whole[0],
+                                protocol::byte_span(whole + protocol::tagged_header_size,
+                                                    lease_->big_out.size() - protocol::tagged_header_size),
+                                true, 0, lease_->big_out.size(), out)) {
         log::error(log::conn_ids{id_, server_->id}, "invalid message from server: malformed or unexpected message");
         server_broken_ = true;
         break;
@@ -500,21 +500,21 @@ asio::awaitable<void> pooled_session::server_to_client() {
         client_write_failed_ = true;
         client_.cancel();
       }
-      lease_->big_out.clear();
-      lease_->big_out.shrink_to_fit();
+      lease_->drop_if_grown(lease_->big_out);
       lease_->out_have = 0;
     } else {
       keep_tail(out_.data(), r.forward, r.keep);
       lease_->out_have = r.keep;
     }
-    if (lease_->out_scratch.capacity() > net::relay_buffer::capacity * 2) std::string().swap(lease_->out_scratch);
+    lease_->drop_if_grown(lease_->out_scratch);  // its bytes are sent
     if (client_gone_) {
       if (cleanup_timer_) cleanup_timer_->cancel();
       if (lease_->tracker.releasable() && lease_->out_have == 0) break;
       continue;
     }
     if (releasing_) break;  // the other half released while this one wrote
-    if (lease_->out_have == 0 && lease_->tracker.releasable() && lease_->in_have == 0 && lease_->client_scan.at_boundary() && !client_writing_) {
+    if (lease_->out_have == 0 && lease_->tracker.releasable() && lease_->in_have == 0 &&
+        lease_->client_scan.at_boundary() && !client_writing_) {
       releasing_ = true;
       client_.cancel();  // the other half waits for client input: stop it
       break;

@@ -22,11 +22,6 @@ struct free_list {
 thread_local bool free_list::alive = false;
 thread_local free_list cache;
 
-void trim(std::string& s, std::size_t max_kept_capacity) {
-  if (s.capacity() > max_kept_capacity) std::string().swap(s);
-  else s.clear();
-}
-
 }  // namespace
 
 lease_scratch::lease_scratch(std::uint32_t max_message_size, std::size_t relay_capacity) noexcept
@@ -56,9 +51,9 @@ void lease_scratch::give_back::operator()(lease_scratch* s) const noexcept {
   s->pending_setting_failed = false;
   s->tracker = {};
   s->in_have = s->out_have = 0;
-  for (std::string* str : {&s->to_server, &s->synthetic, &s->after, &s->in_scratch, &s->out_scratch, &s->big_in,
-                           &s->big_out})
-    trim(*str, 2 * s->relay_capacity);
+  for (std::string* str :
+       {&s->to_server, &s->synthetic, &s->after, &s->in_scratch, &s->out_scratch, &s->big_in, &s->big_out})
+    s->drop_if_grown(*str);
   // `cache` is touched only while it is alive: referring to it first would construct it anew.
   if (free_list::alive && cache.items.size() < free_list::max_cached) {
     try {

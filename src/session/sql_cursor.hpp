@@ -8,6 +8,8 @@
 #include <string>
 #include <string_view>
 
+#include "pgfunnel/session/parameters.hpp"
+
 namespace pgfunnel::session::detail {
 
 struct sql_cursor {
@@ -21,7 +23,7 @@ struct sql_cursor {
   bool keyword(std::string_view kw) {
     if (s.size() - pos < kw.size()) return false;
     for (std::size_t i = 0; i < kw.size(); ++i)
-      if (std::tolower(static_cast<unsigned char>(s[pos + i])) != kw[i]) return false;
+      if (ascii_lower(s[pos + i]) != kw[i]) return false;
     const std::size_t end = pos + kw.size();
     if (end < s.size() && (std::isalnum(static_cast<unsigned char>(s[end])) || s[end] == '_' || s[end] == '$'))
       return false;
@@ -56,7 +58,7 @@ struct sql_cursor {
     while (pos < s.size()) {
       const auto c = static_cast<unsigned char>(s[pos]);
       if (!(std::isalnum(c) || c == '_' || c == '$' || c >= 0x80)) break;
-      out.push_back(static_cast<char>(c < 0x80 ? std::tolower(c) : c));
+      out.push_back(ascii_lower(static_cast<char>(c)));
       ++pos;
     }
     return out;
@@ -70,8 +72,6 @@ struct sql_cursor {
     return pos == s.size();
   }
 };
-
-constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
 
 // Whether `word` (lower case) occurs in `sql`, ASCII case folded. It runs on every Query and Parse
 // of the pooled listener, so it only tries positions where the first letter matches and folds

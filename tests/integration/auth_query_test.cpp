@@ -65,16 +65,8 @@ TEST_F(AuthQuery, UserOnlyInPostgresLogsInAndRunsQueriesAsItself) {
   ASSERT_THAT(verifier, ::testing::StartsWith("SCRAM-SHA-256$"));
   auto funnel = start_with_auth_user();
 
-  {
-    pq_conn c(funnel->pooled_conninfo("aq_user", kPassword));
-    ASSERT_TRUE(c.ok()) << c.error().text << "\n" << funnel->log();
-    EXPECT_EQ(c.value("SELECT current_user"), "aq_user");
-    for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(c.exec("BEGIN").ok);
-      EXPECT_EQ(c.value("SELECT session_user"), "aq_user");
-      ASSERT_TRUE(c.exec("COMMIT").ok);
-    }
-  }
+  expect_session_runs_as(funnel->pooled_conninfo("aq_user", kPassword), "aq_user", [&] { return funnel->log(); });
+  if (HasFatalFailure()) return;
 
   // Concurrent logins share the lookup connections; the user's pool opens more servers, each
   // logging in upstream with the key the clients' proofs revealed.

@@ -56,16 +56,8 @@ TEST_F(ScramPassthrough, VerifierOnlyUserRunsQueriesUpstreamAsItself) {
   ASSERT_THAT(verifier, ::testing::StartsWith("SCRAM-SHA-256$"));
   auto funnel = start(verifier);
 
-  {
-    pq_conn c(funnel->pooled_conninfo("pt_user", kPassword));
-    ASSERT_TRUE(c.ok()) << c.error().text << "\n" << funnel->log();
-    EXPECT_EQ(c.value("SELECT current_user"), "pt_user");
-    for (int i = 0; i < 3; ++i) {
-      ASSERT_TRUE(c.exec("BEGIN").ok);
-      EXPECT_EQ(c.value("SELECT session_user"), "pt_user");
-      ASSERT_TRUE(c.exec("COMMIT").ok);
-    }
-  }
+  expect_session_runs_as(funnel->pooled_conninfo("pt_user", kPassword), "pt_user", [&] { return funnel->log(); });
+  if (HasFatalFailure()) return;
 
   // Several clients at once: the pool opens more servers, each logging in with the stored key.
   constexpr int kClients = 4, kTransactions = 5;

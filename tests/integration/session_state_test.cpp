@@ -29,9 +29,9 @@ class SessionState : public ::testing::Test {
         "SET client_min_messages = warning; DROP SCHEMA IF EXISTS sst_a CASCADE; DROP SCHEMA IF EXISTS sst_b CASCADE; "
         "CREATE SCHEMA sst_a; CREATE SCHEMA sst_b; CREATE TABLE sst_a.t (v text); CREATE TABLE sst_b.t (v text); "
         "INSERT INTO sst_a.t VALUES ('a'); INSERT INTO sst_b.t VALUES ('b')");
-    funnel_ = std::make_unique<pgfunnel_process>(std::vector<std::string>{
-        "--upstream", pg.url(), "--pool-size", std::to_string(kPoolSize), "--log-level", "debug",
-        "--query-wait-timeout", "10s", "--admin-users", "postgres"});
+    funnel_ = std::make_unique<pgfunnel_process>(
+        std::vector<std::string>{"--upstream", pg.url(), "--pool-size", std::to_string(kPoolSize), "--log-level",
+                                 "debug", "--query-wait-timeout", "10s", "--admin-users", "postgres"});
   }
   static void TearDownTestSuite() { funnel_.reset(); }
 

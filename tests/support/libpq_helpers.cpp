@@ -374,6 +374,18 @@ double seconds_since(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
+void expect_session_runs_as(const std::string& conninfo, std::string_view user,
+                            const std::function<std::string()>& log) {
+  pq_conn c(conninfo);
+  ASSERT_TRUE(c.ok()) << c.error().text << "\n" << log();
+  EXPECT_EQ(c.value("SELECT current_user"), user);
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(c.exec("BEGIN").ok);
+    EXPECT_EQ(c.value("SELECT session_user"), user);
+    ASSERT_TRUE(c.exec("COMMIT").ok);
+  }
+}
+
 int clients_running_as(const std::string& conninfo, std::string_view user, int clients, int transactions,
                        std::vector<std::string>& failures) {
   std::atomic<int> ok{0};

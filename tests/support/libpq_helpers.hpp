@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -109,6 +110,11 @@ std::string pg_program(std::string_view name);
 std::optional<long> pgbench_failed_transactions(const std::string& output);
 // "number of transactions actually processed: N"; nullopt when it is missing.
 std::optional<long> pgbench_processed_transactions(const std::string& output);
+
+// One connection of `conninfo` logs in and runs as `user`: current_user outside a transaction,
+// session_user inside three explicit ones. A failed login shows `log()` (the proxy's log by then).
+void expect_session_runs_as(const std::string& conninfo, std::string_view user,
+                            const std::function<std::string()>& log);
 
 // `clients` connections of `conninfo` at once, each running `transactions` queries that must all
 // report `user` as current_user. Returns how many clients got through; `failures` says why the

@@ -139,9 +139,8 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::optional<net::clock::time_point> idle_in_transaction_since_;  // last ReadyForQuery in a transaction
   std::unique_ptr<net::asio::steady_timer> idle_timer_;  // client_idle_timeout / idle_transaction_timeout
   // query_wait_notify: made on the first wait, re-armed on each and cancelled when the wait ends, so
-  // thousands of short waits a second leave no timers behind.
+  // thousands of short waits a second leave no timers behind. entry_.state says whether it still waits.
   std::unique_ptr<net::asio::steady_timer> wait_notice_timer_;
-  bool waiting_for_server_ = false;
 
   bool ended_ = false;
   close_reason reason_ = close_reason::client_closed;

@@ -43,6 +43,15 @@ struct lease_scratch {
   // that by one large message is freed rather than kept for the next lease.
   std::size_t relay_capacity;
 
+  // Empties `s`, and frees it when one large message grew it past twice the relay buffer: what a
+  // lease keeps between messages, and what the free list keeps between leases.
+  void drop_if_grown(std::string& s) const noexcept {
+    if (s.capacity() > 2 * relay_capacity)
+      std::string().swap(s);
+    else
+      s.clear();
+  }
+
   struct give_back {
     void operator()(lease_scratch* scratch) const noexcept;  // to this thread's free list
   };

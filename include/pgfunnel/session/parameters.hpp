@@ -1,6 +1,7 @@
 // Session parameters that follow a client from server to server, and the SQL batch that moves them.
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -25,7 +26,17 @@ class parameter_set {
   std::vector<std::pair<std::string, std::string>> items_;
 };
 
-bool iequals(std::string_view a, std::string_view b) noexcept;
+// ASCII case folding, for SQL keywords and GUC names (ASCII by definition). Not std::tolower: that
+// is a locale-aware library call per character, and it runs on every relayed statement.
+constexpr char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+// Case-insensitive equality of ASCII names: the project's one such comparison.
+constexpr bool iequals(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+  return true;
+}
 
 // The parameters PostgreSQL reports with ParameterStatus and that a client may change: these are
 // re-applied on every lease when the server's value differs from the client's.

@@ -1,4 +1,6 @@
 // Unit tests of lease_scratch: reused per thread, handed out as new, large buffers not kept, scanner limits renewed.
+#include "pgfunnel/session/lease_scratch.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -6,7 +8,6 @@
 #include <thread>
 
 #include "bytes.hpp"
-#include "pgfunnel/session/lease_scratch.hpp"
 
 namespace pgfunnel::test {
 namespace {

@@ -73,12 +73,12 @@ TEST(SessionSql, AdvisoryLocksAndUnsupportedFeatures) {
 
 // The scan folds ASCII case itself and tries only positions where the first letter matches.
 TEST(SessionSql, FeatureScanEdges) {
-  EXPECT_TRUE(scan_session_features("pg_advisory_lock(1)").advisory_lock);           // at the start
+  EXPECT_TRUE(scan_session_features("pg_advisory_lock(1)").advisory_lock);                    // at the start
   EXPECT_TRUE(scan_session_features("SELECT 1; SELECT Pg_Advisory_Unlock").advisory_unlock);  // at the end
-  EXPECT_FALSE(scan_session_features("SELECT pg_advisory_loc").advisory_lock);        // cut short
-  EXPECT_FALSE(scan_session_features("pg_").advisory_lock);                           // shorter than the word
+  EXPECT_FALSE(scan_session_features("SELECT pg_advisory_loc").advisory_lock);                // cut short
+  EXPECT_FALSE(scan_session_features("pg_").advisory_lock);                                   // shorter than the word
   EXPECT_FALSE(scan_session_features("").advisory_lock);
-  EXPECT_TRUE(scan_session_features("SELECT ppg_advisory_lock(1)").advisory_lock);    // a repeated first letter
+  EXPECT_TRUE(scan_session_features("SELECT ppg_advisory_lock(1)").advisory_lock);  // a repeated first letter
   EXPECT_EQ(classify("declare c cursor WITH HOLD for select 1").unsupported, "a WITH HOLD cursor");
   EXPECT_TRUE(classify("SELECT 'with  hold'").unsupported.empty());  // two spaces: not the phrase
 }
