@@ -1,4 +1,5 @@
 // pgfunnel's command line: parse flags, load the configuration, then check it or run the proxy.
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <sys/resource.h>
@@ -30,6 +31,12 @@ void print_diagnostics(const std::vector<pgfunnel::config::diagnostic>& list, co
 
 int main(int argc, char** argv) {
   using namespace pgfunnel;
+  // Before any thread exists, so every thread inherits it. systemd, Docker and Kubernetes start us
+  // with SIGPIPE at its default action, which ends the process: a peer that went away (a terminated
+  // backend under TLS, a client that reset, `pgfunnel | head`) must be EPIPE on that one descriptor,
+  // handled where it happened, never the end of every client. The sockets do not rely on this alone
+  // (Asio and net::make_socket_bio send with MSG_NOSIGNAL); the log and the standard streams do.
+  std::signal(SIGPIPE, SIG_IGN);
   std::vector<config::diagnostic> errors;
   const config::cli_args cli = config::parse_command_line(argc, argv, errors);
   if (cli.help) {

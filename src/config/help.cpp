@@ -44,7 +44,8 @@ std::string help_text(std::string_view program, std::span<const flag_spec> extra
       "'restart needed' key changed in the file keeps its running value until the next start.\n"
       "\nSignals: SIGHUP reloads; SIGINT exits once no server is leased; SIGTERM exits once every\n"
       "client has left (both within shutdown_timeout); a second signal or SIGQUIT exits at once;\n"
-      "SIGUSR1 pauses every pool, SIGUSR2 resumes them.\n";
+      "SIGUSR1 pauses every pool, SIGUSR2 resumes them. SIGPIPE is ignored: a peer that went away\n"
+      "ends only its own connection.\n";
   return out;
 }
 

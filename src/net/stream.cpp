@@ -1,10 +1,15 @@
 // Plaintext or TLS connections: OpenSSL driven on the non-blocking socket, readiness from Asio.
 #include "pgfunnel/net/stream.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "pgfunnel/net/socket_bio.hpp"
 #include "pgfunnel/net/tls.hpp"
 
 namespace pgfunnel::net {
@@ -86,7 +91,11 @@ awaitable<error_code> stream::tls_connect(ssl_ctx_st* context, const std::string
 awaitable<error_code> stream::handshake(bool accept) {
   error_code ignored;
   socket_.non_blocking(true, ignored);
-  SSL_set_fd(ssl_, static_cast<int>(socket_.native_handle()));
+  // Not SSL_set_fd: OpenSSL's socket BIO writes with write(2), and a peer that went away would
+  // raise SIGPIPE. Ours sends with MSG_NOSIGNAL, so that is EPIPE on this connection alone.
+  BIO* bio = make_socket_bio(static_cast<int>(socket_.native_handle()));
+  if (bio == nullptr) co_return tls_error(ERR_get_error());
+  SSL_set_bio(ssl_, bio, bio);  // one reference, owned by ssl_ from here
   // Writes may be retried with a different (moved) buffer and may complete partially: the write
   // loop below keeps track of what was sent.
   SSL_set_mode(ssl_, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
@@ -143,6 +152,21 @@ std::size_t stream::read_now(asio::mutable_buffer buffer, error_code& ec) {
   ec = ssl_error(r, want);
   read_wants_write_ = want == 2;
   return 0;
+}
+
+bool stream::idle_peer_gone() noexcept {
+  if (!socket_.is_open()) return true;
+  char byte;
+  if (!ssl_) {
+    const ssize_t n = ::recv(socket_.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+  }
+  // TLS records may arrive on a quiet connection without any application data (TLS 1.3 session
+  // tickets), so neither the socket nor SSL_has_pending can say: only a read tells those from a
+  // message or the end.
+  error_code ec;
+  const std::size_t n = read_now(asio::buffer(&byte, 1), ec);
+  return n > 0 || ec != asio::error::would_block;
 }
 
 awaitable<std::tuple<error_code, std::size_t>> stream::read_some(asio::mutable_buffer buffer) {

@@ -36,7 +36,7 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
   protocol::encode_query(query, batch);
   if (co_await net::write_all(server_->stream, query)) {
     server_broken_ = true;
-    co_await send_error(client_, {"FATAL", "08006", "server connection lost"});
+    co_await send_error(client_, {"FATAL", "08006", "server closed the connection unexpectedly"});
     end(close_reason::server_lost);
     co_return false;
   }
@@ -48,7 +48,7 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
     protocol::frame msg;
     if (co_await net::read_message(server_->stream, reader, buffer, msg)) {
       server_broken_ = true;
-      co_await send_error(client_, {"FATAL", "08006", "server connection lost"});
+      co_await send_error(client_, {"FATAL", "08006", "server closed the connection unexpectedly"});
       end(close_reason::server_lost);
       co_return false;
     }

@@ -323,7 +323,14 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   pool::acquire_result lease;
   for (;;) {
     lease = co_await pool_->acquire(id_);
-    if (lease.server == nullptr || co_await server_passes_check(*lease.server)) break;
+    if (lease.server == nullptr) break;
+    // A server terminated, restarted or failed over while it sat idle has said so (FATAL, then
+    // EOF) or vanished: take another before the client's request is spent on it.
+    if (lease.server->stream.idle_peer_gone()) {
+      log::info(log::conn_ids{id_, lease.server->id}, "server closed the connection while idle: taking another");
+    } else if (co_await server_passes_check(*lease.server)) {
+      break;
+    }
     pool_->release(lease.server, false);
   }
   if (wait_notice_timer_) wait_notice_timer_->cancel();
@@ -395,7 +402,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   if (lost) {
     const std::string detail = fmt::format(
         "the server pgfunnel relayed this transaction to closed or failed; client {}", log::to_string(id_));
-    co_await send_error(client_, {"FATAL", "08006", "server connection lost", detail});
+    co_await send_error(client_, {"FATAL", "08006", "server closed the connection unexpectedly", detail});
     end(close_reason::server_lost);
     co_return outcome::ended;
   }

@@ -33,7 +33,7 @@ struct query_result {
   std::vector<std::vector<std::optional<std::string>>> rows;
   // Column 0 of row 0 ("" for NULL or no row).
   std::string value(std::size_t row = 0, std::size_t col = 0) const;
-  // "ok" or "FATAL 08006 server connection lost (detail)" for assertion messages.
+  // "ok" or "FATAL 08006 server closed the connection unexpectedly (detail)" for assertion messages.
   std::string describe() const;
 };
 

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <fcntl.h>
 #include <fstream>
 #include <regex>
@@ -12,6 +13,8 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+#include <gtest/gtest.h>
 
 #ifndef PGFUNNEL_BINARY_DIR
 #define PGFUNNEL_BINARY_DIR "."
@@ -42,7 +45,23 @@ std::string conninfo(std::uint16_t port, std::string_view user, std::string_view
   return s.str();
 }
 
+std::string describe_status(int status) {
+  if (WIFSIGNALED(status)) return "killed by signal " + std::to_string(WTERMSIG(status)) + " (" + strsignal(WTERMSIG(status)) + ")";
+  if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
+  return "status " + std::to_string(status);
+}
+
 }  // namespace
+
+void start_as_a_service_would() {
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+std::string pgfunnel_executable() { return executable(); }
 
 pgfunnel_process::pgfunnel_process(std::vector<std::string> args) {
   static int counter = 0;
@@ -64,6 +83,7 @@ pgfunnel_process::pgfunnel_process(std::vector<std::string> args) {
     const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(fd, 1);
     ::dup2(fd, 2);
+    start_as_a_service_would();
     ::execv(exe.c_str(), argv.data());
     ::_exit(127);
   }
@@ -138,8 +158,22 @@ int pgfunnel_process::wait_exit(int timeout_ms) {
   return -1;
 }
 
+bool pgfunnel_process::alive() const {
+  if (pid_ <= 0) return false;
+  siginfo_t info{};  // WNOWAIT: look without reaping, so stop() and wait_exit() still see the status
+  return ::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == 0;
+}
+
 void pgfunnel_process::stop() {
   if (pid_ <= 0) return;
+  // A pgfunnel that ended before the test asked it to (SIGPIPE, a crash, an exit) fails the test
+  // it ran in, whatever that test checked: no test can pass over a dead proxy.
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    pid_ = -1;
+    ADD_FAILURE() << "pgfunnel ended before the test stopped it: " << describe_status(status) << "\n" << log();
+    return;
+  }
   // SIGINT: exits once no server is leased (a test's clients may still be connected; SIGTERM
   // would wait for them).
   ::kill(pid_, SIGINT);

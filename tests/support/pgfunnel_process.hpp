@@ -9,6 +9,14 @@
 
 namespace pgfunnel::test {
 
+// For a forked child about to exec pgfunnel: every signal at its default action and none blocked,
+// as systemd, Docker and Kubernetes start a service (`env --default-signal=PIPE`), whatever this
+// test process inherited. A write that raises SIGPIPE then kills pgfunnel here as it would there.
+void start_as_a_service_would();
+
+// The pgfunnel binary under test ($PGFUNNEL_EXE, else the build's).
+std::string pgfunnel_executable();
+
 class pgfunnel_process {
  public:
   // Starts `PGFUNNEL_EXE` with `args` (plus --listen-pooled/--listen-direct/--listen-http 127.0.0.1:0
@@ -34,6 +42,8 @@ class pgfunnel_process {
   // Waits up to `timeout_ms` for `needle` to appear in the log.
   bool wait_for_log(std::string_view needle, int timeout_ms = 5000) const;
 
+  // Still running: not exited or killed (a zombie not yet reaped counts as ended).
+  bool alive() const;
   void signal(int sig) const;
   // Waits for exit, up to timeout_ms; returns the exit status (as waitpid) or -1 on timeout.
   int wait_exit(int timeout_ms);

@@ -57,6 +57,11 @@ class stream {
   // readiness check would miss them.
   bool has_buffered() const noexcept;
 
+  // For a connection that should be silent (a server idle in the pool): true when the peer closed
+  // it, reset it, or sent something unasked (PostgreSQL's FATAL before it ends a terminated
+  // backend). Never waits; may consume what the peer sent, since such a connection is not reused.
+  bool idle_peer_gone() noexcept;
+
   awaitable<std::tuple<error_code, std::size_t>> read_some(asio::mutable_buffer buffer);
   awaitable<error_code> read_exact(asio::mutable_buffer buffer);
   awaitable<error_code> write_all(std::string_view bytes);
