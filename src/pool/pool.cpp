@@ -33,12 +33,16 @@ std::atomic<std::uint64_t> next_server_id{0};
 
 std::uint64_t next_server_number() { return ++next_server_id; }
 
-pool::pool(asio::io_context& io, std::string database, std::string user, server_login login, pool_settings settings)
+pool::pool(asio::io_context& io, std::string database, std::string user, login_source login, pool_settings settings)
     : io_(io),
       strand_(asio::make_strand(io)),
       database_(std::move(database)),
       user_(std::move(user)),
       login_(std::move(login)),
+      upstream_([this] {
+        const server_login now = login_();
+        return fmt::format("{}:{}", now.host, now.port);
+      }()),
       settings_(settings),
       state_(settings.limits) {}
 
@@ -154,17 +158,17 @@ asio::awaitable<void> pool::connect_one() {
   const pool_settings cfg = settings();  // a reload may change settings_ on another thread
   auto server = std::make_unique<server_connection>(io_.get_executor(), next_server_number(), cfg.max_prepared_statements);
   server_error error;
-  auto ec = co_await net::with_timeout(connect_and_login(*server, login_, error),
+  const server_login login = login_();  // the credentials in force now, not at pool creation
+  auto ec = co_await net::with_timeout(connect_and_login(*server, login, error),
                                        net::or_forever(cfg.server_connect_timeout));
   if (ec == asio::error::timed_out) {
     error.sqlstate = "08006";
-    error.message = fmt::format("timeout after {} ms connecting to server {}:{}", cfg.server_connect_timeout.count(),
-                                login_.host, login_.port);
+    error.message =
+        fmt::format("timeout after {} ms connecting to server {}", cfg.server_connect_timeout.count(), upstream_);
   }
   std::unique_lock lock(mutex_);
   if (!ec && !stopped_) {
-    log::debug(server->id, "server login ok, pool {} ({}:{} pid {})", name(), login_.host, login_.port,
-               server->key.process_id);
+    log::debug(server->id, "server login ok, pool {} ({} pid {})", name(), upstream_, server->key.process_id);
     if (!have_defaults_) {
       defaults_ = server->params;
       have_defaults_ = true;
@@ -278,11 +282,12 @@ asio::awaitable<acquire_result> pool::acquire(log::conn_id client) {
 void pool::release(server_connection* server, bool reusable) {
   const auto now = clock::now();
   server->last_used = now;
-  if (reusable && settings_.server_lifetime.count() > 0 && now - server->created >= settings_.server_lifetime)
-    reusable = false;
   unsigned to_connect = 0;
   {
+    // settings_ under the lock too: a reload writes it under this mutex.
     std::lock_guard lock(mutex_);
+    if (reusable && settings_.server_lifetime.count() > 0 && now - server->created >= settings_.server_lifetime)
+      reusable = false;
     if (reusable && !stopped_ && server->created > reconnect_before_) {
       if (waiter* w = state_.release(server)) grant(w, server);
       return;
@@ -323,7 +328,7 @@ asio::awaitable<bool> pool::wait_for_defaults(server_error& error) {
     }
     if (clock::now() >= deadline) {
       std::erase(default_waiters_, w);
-      error = {"08006", fmt::format("timeout waiting for a server login to {}:{}", login_.host, login_.port), {}};
+      error = {"08006", fmt::format("timeout waiting for a server login to {}", upstream_), {}};
       co_return false;
     }
   }

@@ -6,11 +6,11 @@ namespace pgfunnel::pool {
 registry::~registry() = default;
 
 std::shared_ptr<pool> registry::get(const std::string& database, const std::string& user,
-                                    const std::function<server_login()>& make_login, const pool_settings& settings) {
+                                    pool::login_source make_login, const pool_settings& settings) {
   std::lock_guard lock(mutex_);
   auto& slot = pools_[{database, user}];
   if (!slot) {
-    slot = std::make_shared<pool>(io_, database, user, make_login(), settings);
+    slot = std::make_shared<pool>(io_, database, user, std::move(make_login), settings);
     slot->start();
     log::info("pool {}/{} created (pool_size {})", database, user, settings.limits.pool_size);
   }

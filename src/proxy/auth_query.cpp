@@ -79,7 +79,7 @@ std::shared_ptr<pool::pool> auth_query_lookup::pool_for(proxy_context& context, 
     entry = pool_entry{};
   }
   if (!entry.pool) {
-    entry.pool = std::make_shared<pool::pool>(io_, database, auth_user, login, lookup_settings(context, *s));
+    entry.pool = std::make_shared<pool::pool>(io_, database, auth_user, [login] { return login; }, lookup_settings(context, *s));
     entry.pool->start();
     entry.password = login.password;
     log::debug("auth_query pool {}/{} created", database, auth_user);

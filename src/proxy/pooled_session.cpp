@@ -260,7 +260,10 @@ asio::awaitable<bool> pooled_session::login_steps() {
     co_return true;
   }
 
-  pool_ = context_.pools.get(database_, user_, [&] { return context_.server_login_for(database_, user_); },
+  pool_ = context_.pools.get(database_, user_,
+                             [context = &context_, database = database_, user = user_] {
+                               return context->server_login_for(database, user);
+                             },
                              context_.pool_settings());
   entry_.pool = pool_.get();
   context_.clients.add(entry_);

@@ -85,6 +85,37 @@ TEST(Reload, PoolSizeAppliesLiveAndABrokenFileChangesNothing) {
   ::unlink(path.c_str());
 }
 
+// A reload that rotates a users: password is what the pool's next server logs in with: the pool
+// asks for its login at each connect, not once when it was made.
+TEST(Reload, ARotatedPasswordIsUsedByTheNextServerLogin) {
+  pg_server& pg = shared_pg();
+  pg.exec("DROP ROLE IF EXISTS rotated; CREATE ROLE rotated LOGIN PASSWORD 'first'");
+  const std::string path = config_path("rotate");
+  const auto config = [&](std::string_view password) {
+    return base_config(pg, 1, "users:\n  - name: rotated\n    password: " + std::string(password) + "\n");
+  };
+  write_file(path, config("first"));
+  pgfunnel_process funnel({"--config", path});
+  {
+    pq_conn c(funnel.pooled_conninfo("rotated", "first"));
+    ASSERT_TRUE(c.ok()) << c.error_message() << funnel.log();
+    EXPECT_EQ(c.value("SELECT current_user"), "rotated");
+  }
+  // The operator rotates the password in PostgreSQL and in pgfunnel's file, then every server of
+  // the pool goes away (a failover, server_lifetime, RECONNECT: here, a terminated backend).
+  pg.exec("ALTER ROLE rotated PASSWORD 'second'");
+  write_file(path, config("second"));
+  funnel.signal(SIGHUP);
+  ASSERT_TRUE(funnel.wait_for_log("configuration reloaded")) << funnel.log();
+  pg.exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = 'rotated'");
+  pq_conn c(funnel.pooled_conninfo("rotated", "second"));
+  ASSERT_TRUE(c.ok()) << c.error_message() << funnel.log();
+  const query_result r = c.exec("SELECT current_user");
+  ASSERT_TRUE(r.ok) << r.describe() << funnel.log();
+  EXPECT_EQ(r.value(), "rotated");
+  ::unlink(path.c_str());
+}
+
 TEST(Reload, RestartOnlyChangesAreReportedAndKept) {
   pg_server& pg = shared_pg();
   const std::string path = config_path("restart");

@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -91,7 +92,10 @@ struct server_info {
 
 class pool : public std::enable_shared_from_this<pool> {
  public:
-  pool(net::asio::io_context& io, std::string database, std::string user, server_login login, pool_settings settings);
+  // Asked again at every server login, so a reload that rotates a password (or a verifier) is what
+  // the next server logs in with. The upstream's host and port are restart-only.
+  using login_source = std::function<server_login()>;
+  pool(net::asio::io_context& io, std::string database, std::string user, login_source login, pool_settings settings);
   ~pool();
 
   // Starts the upkeep loop (idle timeout, lifetime, min_pool_size). Call once after construction.
@@ -166,7 +170,8 @@ class pool : public std::enable_shared_from_this<pool> {
   net::asio::strand<net::asio::io_context::executor_type> strand_;
   const std::string database_;
   const std::string user_;
-  const server_login login_;
+  const login_source login_;
+  const std::string upstream_;  // "host:port", for log lines
   pool_settings settings_;
 
   mutable std::mutex mutex_;

@@ -17,9 +17,10 @@ class registry {
   explicit registry(net::asio::io_context& io) : io_(io) {}
   ~registry();
 
-  // The pool for (database, user), created with `make_login()` and `settings` if it is new.
-  std::shared_ptr<pool> get(const std::string& database, const std::string& user,
-                            const std::function<server_login()>& make_login, const pool_settings& settings);
+  // The pool for (database, user), created with `make_login` (asked at each of its server logins)
+  // and `settings` if it is new.
+  std::shared_ptr<pool> get(const std::string& database, const std::string& user, pool::login_source make_login,
+                            const pool_settings& settings);
   std::vector<std::shared_ptr<pool>> all() const;
   // Whether any pool serves `database` (the admin console's names yield to a real one).
   bool has_database(const std::string& database) const;
