@@ -31,9 +31,9 @@ std::error_code decode_startup(byte_span body, startup_packet& out) {
   }
   // Major version 3 only; minor versions above 0 are answered by the caller with
   // NegotiateProtocolVersion, as PostgreSQL does, so they are accepted here.
+  out.protocol_version = code;  // kept on a refusal too: the answer names the version asked for
   if ((code >> 16) != 3) return errc::bad_protocol_version;
   out.kind = startup_kind::startup_message;
-  out.protocol_version = code;
   // name/value C-string pairs, then a lone NUL.
   for (;;) {
     std::string_view name = r.cstring();

@@ -38,6 +38,33 @@ net::awaitable<error_code> refuse_nested_negotiation(net::stream& socket) {
   co_return make_error_code(net::asio::error::access_denied);
 }
 
+// What PostgreSQL answers a startup packet it cannot use (postmaster.c, ProcessStartupPacket), in
+// its words, so that a client or an operator's probe learns the same here. PostgreSQL only logs a
+// bad length; saying it costs nothing and tells a misdirected client (HTTP, TLS to the wrong port)
+// what happened.
+net::awaitable<void> refuse_startup_packet(net::stream& socket, std::error_code ec, std::int32_t version) {
+  using protocol::errc;
+  if (ec == errc::bad_protocol_version) {
+    const std::string message = fmt::format("unsupported frontend protocol {}.{}: server supports 3.0 to 3.0",
+                                            (version >> 16) & 0xffff, version & 0xffff);
+    if ((version >> 16) < 3) {
+      // A protocol 2.0 client reads only 2.0's ErrorResponse: 'E' and one C string.
+      std::string old_style = "EFATAL:  " + message + "\n";
+      old_style.push_back('\0');
+      co_await net::write_all(socket, old_style);
+      co_return;
+    }
+    co_await send_error(socket, {"FATAL", "0A000", message});
+    co_return;
+  }
+  const bool bad_length = ec == errc::length_too_short || ec == errc::length_too_long;
+  const bool bad_layout = ec == errc::missing_terminator || ec == errc::trailing_bytes;
+  const std::string message = bad_length   ? "invalid length of startup packet"
+                              : bad_layout ? "invalid startup packet layout: expected terminator as last byte"
+                                           : "invalid startup packet";
+  co_await send_error(socket, {"FATAL", "08P01", message});
+}
+
 }  // namespace
 
 net::awaitable<error_code> read_client_startup(net::stream& socket, client_startup& out, const proxy_context& context,
@@ -58,8 +85,20 @@ net::awaitable<error_code> read_client_startup(net::stream& socket, client_start
   }
   for (;;) {
     protocol::frame frame;
-    if (auto ec = co_await net::read_message(socket, reader, out.packet, frame)) co_return ec;
-    if (auto ec = protocol::decode_startup(frame.body, out.parsed)) co_return error_code(ec);
+    if (auto ec = co_await net::read_message(socket, reader, out.packet, frame)) {
+      // A length the reader refused is the client's mistake, worth an answer; a lost connection is not.
+      const std::error_code framing = ec;
+      if (framing.category() == protocol::error_category()) {
+        log::info(id, "invalid startup packet: {}", framing.message());
+        co_await refuse_startup_packet(socket, framing, 0);
+      }
+      co_return ec;
+    }
+    if (const std::error_code ec = protocol::decode_startup(frame.body, out.parsed)) {
+      log::info(id, "invalid startup packet: {}", ec.message());
+      co_await refuse_startup_packet(socket, ec, out.parsed.protocol_version);
+      co_return error_code(ec);
+    }
     switch (out.parsed.kind) {
       case protocol::startup_kind::ssl_request:
         // Without client TLS, 'N': the client goes on in plaintext or gives up, as with a

@@ -28,16 +28,49 @@ asio::awaitable<void> pipe(net::stream& from, net::stream& to) {
   to.socket().shutdown(net::tcp::socket::shutdown_send, ignored);
 }
 
+// How long the relayed login may take: the upstream must answer the startup packet within
+// server_connect_timeout (an upstream that accepts TCP and never speaks is as down as one that
+// refuses it), and the whole exchange, the client's password included, must end within
+// client_login_timeout, as on the pooled listener. 0 is no limit, as in the settings.
+struct login_deadlines {
+  std::chrono::milliseconds first_answer;
+  std::chrono::milliseconds whole_login;
+};
+
+// Tells the client why, then ends both directions (the client → server copy stops at its next read).
+asio::awaitable<void> fail_relayed_login(net::stream& server, net::stream& client, const std::string& why,
+                                         log::conn_id id) {
+  log::warn(id, "direct session: {}", why);
+  co_await send_error(client, {"FATAL", "08006", why});
+  server.shutdown();
+  client.shutdown();
+}
+
 // The upstream's side of the login, message by message until the first ReadyForQuery (then a
 // blind copy). The one edit: SCRAM-SHA-256-PLUS leaves AuthenticationSASL's mechanism list. The
 // upstream would bind the exchange to its own certificate, which the client never sees (it sees
 // pgfunnel's), so a client choosing -PLUS could only fail.
-asio::awaitable<void> relay_login_then_pipe(net::stream& server, net::stream& client) {
+asio::awaitable<void> relay_login_then_pipe(net::stream& server, net::stream& client, login_deadlines limits,
+                                            std::string upstream, log::conn_id id) {
   protocol::frame_reader reader(protocol::phase::tagged, protocol::direction::backend, 1u << 20);
   std::string buffer, edited;
-  for (;;) {
+  const auto started = net::clock::now();
+  const auto login_ends = started + net::or_forever(limits.whole_login);
+  for (bool first = true;; first = false) {
     protocol::frame msg;
-    if (co_await net::read_message(server, reader, buffer, msg)) {
+    auto read = [&]() -> net::awaitable<error_code> { co_return co_await net::read_message(server, reader, buffer, msg); };
+    const auto until = first ? std::min(login_ends, started + net::or_forever(limits.first_answer)) : login_ends;
+    const error_code ec = co_await net::with_timeout(read(), until - net::clock::now());
+    if (ec == asio::error::timed_out) {
+      const std::string why =
+          first ? fmt::format("the upstream server {} did not answer the login within {} ms (server_connect_timeout)",
+                              upstream, limits.first_answer.count())
+                : fmt::format("the login through the upstream server {} did not end within {} ms (client_login_timeout)",
+                              upstream, limits.whole_login.count());
+      co_await fail_relayed_login(server, client, why, id);
+      co_return;
+    }
+    if (ec) {
       client.send_close_notify();
       error_code ignored;
       client.socket().shutdown(net::tcp::socket::shutdown_send, ignored);
@@ -119,13 +152,8 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client_socket, std::sh
   auto read = [&]() -> net::awaitable<error_code> {
     co_return co_await read_client_startup(client, startup, context, id);
   };
-  if (auto ec = co_await net::with_timeout(read(), std::chrono::seconds(60))) {
-    if (ec.category() == protocol::error_category()) {
-      const std::string message = fmt::format("invalid startup packet: {}", ec.message());
-      co_await send_error(client, {"FATAL", "08P01", message});
-    }
-    co_return;
-  }
+  // A packet it could not use was answered there.
+  if (auto ec = co_await net::with_timeout(read(), net::or_forever(context.settings()->client_login_timeout))) co_return;
   if (startup.parsed.kind == protocol::startup_kind::cancel_request) {
     // Direct clients hold the server's real key (BackendKeyData passed through): forward as is.
     const auto& up = context.settings()->upstream;
@@ -180,8 +208,11 @@ asio::awaitable<void> run_direct_session(net::tcp::socket client_socket, std::sh
   log::debug(id, "direct session for {} on {} relayed to {}:{}", startup.parsed.parameter("user"),
              startup.parsed.parameter("database"), login.host, login.port);
 
+  const auto s = context.settings();
+  const login_deadlines limits{s->server_connect_timeout, s->client_login_timeout};
+  const std::string upstream = fmt::format("{}:{}", login.host, login.port);
   using namespace asio::experimental::awaitable_operators;
-  co_await (pipe(client, server) && relay_login_then_pipe(server, client));
+  co_await (pipe(client, server) && relay_login_then_pipe(server, client, limits, upstream, id));
   log::debug(id, "direct session closed");
 }
 

@@ -191,7 +191,13 @@ asio::awaitable<bool> pooled_session::login() {
     *expired = true;
     log::warn(self->id_, "client_login_timeout: not logged in after {} ms, closing", limit.count());
     ++self->context_.errors.login_failed;
-    error_code ignored;
+    // PostgreSQL's words for its authentication_timeout. One attempt, never waiting: a client too
+    // slow to log in may be too slow to read, and the connection closes either way.
+    std::string goodbye;
+    protocol::encode_error_response(
+        goodbye, {"FATAL", "57014", "canceling authentication due to timeout",
+                  fmt::format("pgfunnel's client_login_timeout ({} ms) passed before the login ended", limit.count())});
+    self->client_.try_write(goodbye);
     self->client_.shutdown();
     self->client_.cancel();
   });
@@ -203,11 +209,7 @@ asio::awaitable<bool> pooled_session::login() {
 asio::awaitable<bool> pooled_session::login_steps() {
   client_startup startup;
   if (auto ec = co_await read_client_startup(client_, startup, context_, id_)) {
-    if (ec.category() == protocol::error_category()) {
-      const std::string message = fmt::format("invalid startup packet: {}", ec.message());
-      co_await send_error(client_, {"FATAL", "08P01", message});
-    }
-    end(close_reason::login_failed);
+    end(close_reason::login_failed);  // a packet it could not use was answered there
     co_return false;
   }
   if (startup.parsed.kind == protocol::startup_kind::cancel_request) {

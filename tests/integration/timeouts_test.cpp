@@ -18,6 +18,7 @@
 #include "libpq_helpers.hpp"
 #include "pg_server.hpp"
 #include "pgfunnel_process.hpp"
+#include "raw_client.hpp"
 
 namespace pgfunnel::test {
 namespace {
@@ -49,19 +50,18 @@ int count_of(const std::string& text, const std::string& needle) {
   return n;
 }
 
-TEST(Timeouts, ClientLoginTimeoutClosesASilentClient) {
+TEST(Timeouts, ClientLoginTimeoutClosesASilentClientAndSaysWhy) {
   pgfunnel_process funnel({"--upstream", shared_pg().url(), "--client-login-timeout", "1s"});
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(funnel.pooled_port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
-  timeval tv{10, 0};
-  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-  char byte;
-  EXPECT_EQ(::recv(fd, &byte, 1, 0), 0) << "pgfunnel kept a client that never sent its startup packet";
-  ::close(fd);
+  raw_client silent(funnel.pooled_port());
+  ASSERT_GE(silent.fd(), 0);
+  bool closed = false;
+  const std::string said = silent.read_until_closed(10s, &closed);
+  EXPECT_TRUE(closed) << "pgfunnel kept a client that never sent its startup packet";
+  // PostgreSQL's words for its authentication_timeout, as an ErrorResponse.
+  ASSERT_FALSE(said.empty()) << "closed without a word";
+  EXPECT_EQ(said[0], 'E');
+  EXPECT_THAT(said, HasSubstr("C57014"));
+  EXPECT_THAT(said, HasSubstr("canceling authentication due to timeout"));
   EXPECT_TRUE(funnel.wait_for_log("client_login_timeout")) << funnel.log();
 }
 

@@ -1,0 +1,98 @@
+// Integration: hostile and broken peers — startup packets PostgreSQL refuses, an upstream that accepts TCP and never answers.
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "bytes.hpp"
+#include "libpq_helpers.hpp"
+#include "pg_server.hpp"
+#include "pgfunnel_process.hpp"
+#include "raw_client.hpp"
+
+namespace pgfunnel::test {
+namespace {
+
+using namespace std::chrono_literals;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+std::string startup(std::uint32_t version, std::string_view parameters) {
+  return packet(u32be(version) + std::string(parameters));
+}
+
+// The SQLSTATE and message of a v3 ErrorResponse ("C…" and "M…" fields), or the text of a 2.0 one.
+std::string error_summary(const std::string& reply) {
+  if (reply.empty()) return "(closed without a word)";
+  if (reply[0] != 'E') return "(not an error: " + hex(reply.substr(0, 16)) + ")";
+  if (reply.size() > 5 && reply[1] == 'F') return "v2 " + reply.substr(1, reply.find('\0') - 1);  // "EFATAL: …"
+  std::string code, message;
+  for (std::size_t at = 5; at < reply.size() && reply[at] != '\0';) {
+    const char field = reply[at];
+    const std::size_t end = reply.find('\0', at + 1);
+    if (end == std::string::npos) break;
+    if (field == 'C') code = reply.substr(at + 1, end - at - 1);
+    if (field == 'M') message = reply.substr(at + 1, end - at - 1);
+    at = end + 1;
+  }
+  return code + " " + message;
+}
+
+struct bad_startup {
+  const char* name;
+  std::string bytes;
+};
+
+std::vector<bad_startup> startups_postgres_answers() {
+  return {
+      {"protocol 2.0", startup(0x00020000, cstr("user") + cstr("postgres") + std::string(1, '\0'))},
+      {"protocol 4.0", startup(0x00040000, cstr("user") + cstr("postgres") + std::string(1, '\0'))},
+      {"no terminator", startup(0x00030000, cstr("user") + "postgres")},
+      {"no user", startup(0x00030000, cstr("database") + cstr("postgres") + std::string(1, '\0'))},
+  };
+}
+
+// Differential: both listeners answer what PostgreSQL answers, word for word.
+TEST(Faults, StartupPacketsPostgresRefusesGetPostgresAnswer) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url()});
+  for (const auto& probe : startups_postgres_answers()) {
+    const std::string postgres = error_summary(send_and_read(shared_pg().port(), probe.bytes));
+    ASSERT_THAT(postgres, ::testing::Not(StartsWith("("))) << probe.name << ": PostgreSQL itself said nothing";
+    for (const std::uint16_t port : {funnel.pooled_port(), funnel.direct_port()})
+      EXPECT_EQ(error_summary(send_and_read(port, probe.bytes)), postgres) << probe.name << " on port " << port;
+  }
+  EXPECT_TRUE(funnel.alive());
+}
+
+// Lengths PostgreSQL only logs: pgfunnel says what was wrong (a misdirected HTTP or TLS client
+// learns it reached a PostgreSQL port), then closes.
+TEST(Faults, AStartupPacketOfImpossibleLengthIsRefusedInWords) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url()});
+  for (const std::string& bytes : {u32be(4), u32be(3) + std::string(5, '\0'), u32be(100000000) + u32be(0x00030000),
+                                   std::string("GET / HTTP/1.1\r\nHost: pgfunnel\r\n\r\n")})
+    for (const std::uint16_t port : {funnel.pooled_port(), funnel.direct_port()})
+      EXPECT_EQ(error_summary(send_and_read(port, bytes)), "08P01 invalid length of startup packet")
+          << hex(bytes.substr(0, 8)) << " on port " << port;
+}
+
+// The upstream accepts TCP and never speaks. The pooled listener's server login has always had
+// server_connect_timeout; the direct listener relays the login, and that relay now has it too.
+TEST(Faults, AnUpstreamThatNeverAnswersFailsBothListenersWithinServerConnectTimeout) {
+  silent_listener hung;
+  const std::string upstream = "postgres://postgres:postgres@127.0.0.1:" + std::to_string(hung.port()) + "/postgres?sslmode=disable";
+  pgfunnel_process funnel({"--upstream", upstream, "--server-connect-timeout", "1s"});
+  // libpq's own connect_timeout is far above: the answer must come from pgfunnel.
+  pq_conn direct(funnel.direct_conninfo() + " connect_timeout=60", 70s);
+  ASSERT_FALSE(direct.ok());
+  EXPECT_EQ(direct.error().sqlstate, "08006") << direct.error().text;
+  EXPECT_THAT(direct.error().message, HasSubstr("did not answer the login within 1000 ms (server_connect_timeout)"));
+  pq_conn pooled(funnel.pooled_conninfo() + " connect_timeout=60", 70s);
+  ASSERT_FALSE(pooled.ok());
+  EXPECT_EQ(pooled.error().sqlstate, "08006") << pooled.error().text;
+  EXPECT_TRUE(funnel.alive());
+}
+
+}  // namespace
+}  // namespace pgfunnel::test
