@@ -1,6 +1,8 @@
 // Awaitable I/O helpers for the login paths (the relay has its own, allocation-free loop).
 #include "pgfunnel/net/io.hpp"
 
+#include <algorithm>
+
 namespace pgfunnel::net {
 
 using namespace asio::experimental::awaitable_operators;
@@ -17,6 +19,20 @@ awaitable<error_code> write_all(tcp::socket& socket, std::string_view bytes) {
   co_return ec;
 }
 
+awaitable<error_code> read_until_size(stream& socket, std::string& buffer, std::size_t size) {
+  constexpr std::size_t first_chunk = 64 * 1024;
+  while (buffer.size() < size) {
+    const std::size_t at = buffer.size();
+    const std::size_t chunk = std::min(size - at, std::max(at, first_chunk));
+    buffer.resize(at + chunk);
+    auto [ec, n] = co_await socket.read_some(asio::buffer(buffer.data() + at, chunk));
+    buffer.resize(at + n);
+    if (ec) co_return ec;
+    if (n == 0) co_return make_error_code(asio::error::eof);
+  }
+  co_return error_code{};
+}
+
 awaitable<error_code> read_message(stream& socket, const protocol::frame_reader& reader, std::string& buffer,
                                         protocol::frame& out) {
   const std::size_t header = reader.current_phase() == protocol::phase::startup ? 4 : protocol::tagged_header_size;
@@ -24,10 +40,7 @@ awaitable<error_code> read_message(stream& socket, const protocol::frame_reader&
   if (auto ec = co_await socket.read_exact(asio::buffer(buffer))) co_return ec;
   auto head = reader.peek_header(protocol::byte_span(reinterpret_cast<const std::uint8_t*>(buffer.data()), header));
   if (head.status == protocol::frame_status::error) co_return error_code(head.ec);
-  buffer.resize(head.msg.size);
-  if (head.msg.size > header) {
-    if (auto ec = co_await socket.read_exact(asio::buffer(buffer.data() + header, head.msg.size - header))) co_return ec;
-  }
+  if (auto ec = co_await read_until_size(socket, buffer, head.msg.size)) co_return ec;
   auto whole = reader.next(protocol::byte_span(reinterpret_cast<const std::uint8_t*>(buffer.data()), buffer.size()));
   if (whole.status != protocol::frame_status::complete) co_return whole.ec ? error_code(whole.ec) : error_code(std::error_code(protocol::errc::truncated));
   out = whole.msg;

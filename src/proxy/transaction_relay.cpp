@@ -120,8 +120,8 @@ asio::awaitable<error_code> pooled_session::read_whole_message(net::stream &sock
                                                                std::size_t have_size, std::string &whole) {
   const std::uint32_t size = message_size(have);
   whole.assign(reinterpret_cast<const char *>(have), have_size);
-  whole.resize(size);
-  co_return co_await socket.read_exact(asio::buffer(whole.data() + have_size, size - have_size));
+  // As it arrives: memory follows what the peer sent, not the length it announced.
+  co_return co_await net::read_until_size(socket, whole, size);
 }
 
 asio::awaitable<error_code> pooled_session::write_client(std::string_view bytes) {

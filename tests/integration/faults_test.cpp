@@ -1,5 +1,9 @@
-// Integration: hostile and broken peers — startup packets PostgreSQL refuses, an upstream that accepts TCP and never answers.
+// Integration: hostile and broken peers — startup packets PostgreSQL refuses, an upstream that accepts TCP and never answers, announced sizes never sent.
+#include <sys/socket.h>
+
 #include <chrono>
+#include <fstream>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -91,6 +95,43 @@ TEST(Faults, AnUpstreamThatNeverAnswersFailsBothListenersWithinServerConnectTime
   pq_conn pooled(funnel.pooled_conninfo() + " connect_timeout=60", 70s);
   ASSERT_FALSE(pooled.ok());
   EXPECT_EQ(pooled.error().sqlstate, "08006") << pooled.error().text;
+  EXPECT_TRUE(funnel.alive());
+}
+
+// Resident memory of a process, from /proc (kB); -1 when it cannot be read.
+long rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);)
+    if (line.starts_with("VmRSS:")) return std::stol(line.substr(6));
+  return -1;
+}
+
+// A logged-in client announces a Query of 2^30 - 1 bytes, sends 5 of them and stalls: that costs
+// what it sent (and one read chunk), not the gigabyte it announced, and nobody else waits for it.
+TEST(Faults, AnAnnouncedGigabyteCostsWhatWasSent) {
+  constexpr int stallers = 10;
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--pool-size", std::to_string(stallers + 2)});
+  std::vector<pq_conn> clients;
+  for (int i = 0; i < stallers; ++i) {
+    clients.emplace_back(funnel.pooled_conninfo());
+    ASSERT_TRUE(clients.back().ok()) << clients.back().error_message();
+  }
+  const long before = rss_kb(funnel.pid());
+  ASSERT_GT(before, 0);
+  const std::string header = std::string("Q") + u32be((1u << 30) - 1) + "SELEC";
+  for (auto& c : clients)  // libpq is idle between queries: its socket is ours to write on
+    ASSERT_EQ(::send(c.socket(), header.data(), header.size(), MSG_NOSIGNAL), static_cast<ssize_t>(header.size()));
+  pq_conn other(funnel.pooled_conninfo());
+  ASSERT_TRUE(other.ok()) << other.error_message();
+  EXPECT_EQ(other.value("SELECT 1"), "1");  // its server login, once
+  const auto asked = std::chrono::steady_clock::now();
+  EXPECT_EQ(other.value("SELECT 1"), "1");
+  const auto answered_ms =
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - asked).count() / 1000.0;
+  const long after = rss_kb(funnel.pid());
+  std::cout << "[ figures  ] " << stallers << " clients announcing 1 GB each: pgfunnel RSS " << before / 1024 << " MB -> "
+            << after / 1024 << " MB; another client's SELECT 1 took " << answered_ms << " ms\n";
+  EXPECT_LT(after - before, 100 * 1024) << "RSS grew by " << (after - before) / 1024 << " MB";
   EXPECT_TRUE(funnel.alive());
 }
 
