@@ -236,6 +236,9 @@ std::vector<key_info> build_table() {
       "client_login_timeout", "60s", reloads, "Time a client has to send its startup packet and log in; 0 = no limit"));
   t.push_back(duration_key<&settings::client_idle_timeout>(
       "client_idle_timeout", "0", reloads, "Close pooled clients idle (no transaction open) longer than this; 0 = never"));
+  t.push_back(duration_key<&settings::client_message_timeout>(
+      "client_message_timeout", "30s", reloads,
+      "Close a pooled client that sent part of a message and not the rest within this; 0 = never"));
   t.push_back(duration_key<&settings::idle_transaction_timeout>(
       "idle_transaction_timeout", "0", reloads,
       "Close a pooled client that sits idle inside a transaction longer than this (it rolls back); 0 = never"));

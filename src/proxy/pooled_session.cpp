@@ -49,6 +49,7 @@ std::string_view to_string(close_reason reason) noexcept {
     case close_reason::upstream_error: return "upstream unavailable";
     case close_reason::too_many_clients: return "max_client_conn";
     case close_reason::idle_timeout: return "client_idle_timeout";
+    case close_reason::message_timeout: return "client_message_timeout";
     case close_reason::idle_transaction_timeout: return "idle_transaction_timeout";
   }
   return "unknown";
@@ -145,6 +146,7 @@ asio::awaitable<void> pooled_session::run() {
       pool_->stats().bytes_received += pending;
       bytes_in_ += pending;
     }
+    if (!co_await read_first_message(pending)) break;
     // A lone Terminate needs no server; nor does a client KILL_CLIENT ended whose request won
     // the race with the EOF it was given.
     if (entry_.killed.load(std::memory_order_relaxed)) {
@@ -177,6 +179,59 @@ asio::awaitable<void> pooled_session::run() {
   } else {
     log::debug(id_, "client session closed: {}", to_string(reason_));
   }
+}
+
+namespace {
+
+// The buffer starts with a whole message, or with a length no message can have (the relay
+// refuses that one as a protocol error, with a server or without).
+bool holds_first_message(const std::uint8_t* data, std::size_t have) {
+  if (have < protocol::tagged_header_size) return false;
+  const std::uint32_t length = (std::uint32_t{data[1]} << 24) | (std::uint32_t{data[2]} << 16) |
+                               (std::uint32_t{data[3]} << 8) | std::uint32_t{data[4]};
+  return length < 4 || std::size_t{length} + 1 <= have;
+}
+
+}  // namespace
+
+// A server is leased for a whole request, never for half of one: a client that stalls after a few
+// bytes would otherwise hold a server (and the clients queued behind it) for as long as it likes.
+asio::awaitable<bool> pooled_session::read_first_message(std::size_t& pending) {
+  if (holds_first_message(in_.data(), pending) || pending == net::relay_buffer::capacity) co_return true;
+  const auto limit = context_.settings()->client_message_timeout;
+  if (!idle_timer_) idle_timer_ = std::make_unique<asio::steady_timer>(client_.get_executor());
+  idle_timer_->expires_after(net::or_forever(limit));
+  while (!holds_first_message(in_.data(), pending) && pending < net::relay_buffer::capacity) {
+    using namespace asio::experimental::awaitable_operators;
+    auto woke = co_await (client_.wait_readable() || idle_timer_->async_wait(net::use_nothrow));
+    if (woke.index() == 1) {
+      log::warn(id_, "client_message_timeout: {} bytes of a message and nothing more for {} ms, closing ({})", pending,
+                limit.count(), where());
+      const std::string detail = fmt::format("pgfunnel client_message_timeout is {} ms; client {}", limit.count(),
+                                             log::to_string(id_));
+      co_await send_error(client_, {"FATAL", "08P01",
+                                    "terminating connection: incomplete message from client (client_message_timeout)",
+                                    detail});
+      end(close_reason::message_timeout);
+      co_return false;
+    }
+    if (std::get<0>(woke)) {
+      end(close_reason::client_closed);
+      co_return false;
+    }
+    error_code ec;
+    const std::size_t n = client_.read_now(asio::buffer(in_.data() + pending, net::relay_buffer::capacity - pending), ec);
+    if (ec == asio::error::would_block) continue;
+    if (ec || n == 0) {
+      end(close_reason::client_closed);
+      co_return false;
+    }
+    pending += n;
+    pool_->stats().bytes_received += n;
+    bytes_in_ += n;
+  }
+  idle_timer_->cancel();
+  co_return true;
 }
 
 // client_login_timeout covers the whole login (startup packet, authentication, first server

@@ -1,4 +1,5 @@
 // Integration: hostile and broken peers — startup packets PostgreSQL refuses, an upstream that accepts TCP and never answers, announced sizes never sent.
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -115,6 +116,9 @@ TEST(Faults, AnAnnouncedGigabyteCostsWhatWasSent) {
   for (int i = 0; i < stallers; ++i) {
     clients.emplace_back(funnel.pooled_conninfo());
     ASSERT_TRUE(clients.back().ok()) << clients.back().error_message();
+    // Half of them inside a transaction: their header reaches the relay of a lease; the others'
+    // waits before one (no server is leased for a message not yet whole).
+    if (i % 2 == 1) ASSERT_TRUE(clients.back().exec("BEGIN").ok);
   }
   const long before = rss_kb(funnel.pid());
   ASSERT_GT(before, 0);
@@ -133,6 +137,42 @@ TEST(Faults, AnAnnouncedGigabyteCostsWhatWasSent) {
             << after / 1024 << " MB; another client's SELECT 1 took " << answered_ms << " ms\n";
   EXPECT_LT(after - before, 100 * 1024) << "RSS grew by " << (after - before) / 1024 << " MB";
   EXPECT_TRUE(funnel.alive());
+}
+
+// Two clients each send 7 of the 15 bytes of a Query and go silent, on a pool of 2. They hold no
+// server while they stall (a third client is served at once), and client_message_timeout ends them
+// with a clear error.
+TEST(Faults, HalfAMessageHoldsNoServer) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--pool-size", "2", "--query-wait-timeout", "5s",
+                           "--client-message-timeout", "1s"});
+  std::vector<pq_conn> stalled;
+  const std::string query = std::string("Q") + u32be(14) + cstr("SELECT 1");  // 15 bytes
+  for (int i = 0; i < 2; ++i) {
+    stalled.emplace_back(funnel.pooled_conninfo());
+    ASSERT_TRUE(stalled.back().ok()) << stalled.back().error_message();
+    ASSERT_EQ(::send(stalled.back().socket(), query.data(), 7, MSG_NOSIGNAL), 7);
+  }
+  pq_conn third(funnel.pooled_conninfo());
+  ASSERT_TRUE(third.ok()) << third.error_message();
+  for (int i = 0; i < 3; ++i) {
+    const query_result r = third.exec("BEGIN; SELECT 3; COMMIT");
+    ASSERT_TRUE(r.ok) << "the stalled halves held the servers: " << r.describe() << funnel.log();
+  }
+  for (auto& c : stalled) {  // libpq sent none of it, so it parses none of the answer: read it raw
+    std::string told;
+    for (const auto deadline = std::chrono::steady_clock::now() + 10s;
+         told.find("client_message_timeout") == std::string::npos && std::chrono::steady_clock::now() < deadline;) {
+      pollfd p{c.socket(), POLLIN, 0};
+      char buf[1024];
+      if (::poll(&p, 1, 100) == 1) {
+        const ssize_t n = ::recv(c.socket(), buf, sizeof buf, 0);
+        if (n <= 0) break;
+        told.append(buf, static_cast<std::size_t>(n));
+      }
+    }
+    EXPECT_EQ(error_summary(told), "08P01 terminating connection: incomplete message from client (client_message_timeout)");
+  }
+  EXPECT_TRUE(funnel.wait_for_log("client_message_timeout: 7 bytes of a message")) << funnel.log();
 }
 
 }  // namespace

@@ -105,6 +105,7 @@ struct settings {
   duration shutdown_timeout = std::chrono::seconds(30);    // reload
   duration client_login_timeout = std::chrono::seconds(60);      // reload
   duration client_idle_timeout = duration::zero();               // reload; 0 = never
+  duration client_message_timeout = std::chrono::seconds(30);    // reload; 0 = never
   duration idle_transaction_timeout = duration::zero();          // reload; 0 = never
   duration query_timeout = duration::zero();                     // reload; 0 = never
   duration query_wait_notify = std::chrono::seconds(5);          // reload; 0 = never

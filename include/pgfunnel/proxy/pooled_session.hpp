@@ -29,6 +29,7 @@ enum class close_reason {
   upstream_error,    // no server could be logged in
   too_many_clients,  // max_client_conn
   idle_timeout,      // client_idle_timeout
+  message_timeout,   // client_message_timeout: part of a message, and then nothing
   idle_transaction_timeout,
 };
 std::string_view to_string(close_reason reason) noexcept;
@@ -45,6 +46,10 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   net::awaitable<bool> login();
   net::awaitable<bool> login_steps();
   std::string welcome_messages() const;
+
+  // Before a lease: until the buffer holds the client's whole first message (or is full with its
+  // start), within client_message_timeout. False: the session ended.
+  net::awaitable<bool> read_first_message(std::size_t& pending);
 
   // one transaction: lease, parameter sync, relay, release
   enum class outcome { served, rejected, ended };
