@@ -223,6 +223,9 @@ std::vector<key_info> build_table() {
                                                           "How long a client may wait for a server connection; 0 = forever"));
   t.push_back(duration_key<&settings::server_connect_timeout>("server_connect_timeout", "15s", reloads,
                                                               "Time allowed to connect and log in upstream; 0 = no limit"));
+  t.push_back(duration_key<&settings::autodb_idle_timeout>(
+      "autodb_idle_timeout", "3600s", reloads,
+      "Remove a pool that has had no client and no server this long (at once if it never logged a server in)"));
   t.push_back(duration_key<&settings::server_idle_timeout>("server_idle_timeout", "600s", reloads,
                                                            "Close server connections idle longer than this; 0 = never"));
   t.push_back(duration_key<&settings::server_lifetime>("server_lifetime", "3600s", reloads,

@@ -373,6 +373,17 @@ asio::awaitable<void> pool::upkeep() {
         close_locked(s);
       }
       to_connect = state_.connects_to_start();
+      const bool unused = clients_.load(std::memory_order_relaxed) == 0 && state_.total() == 0 &&
+                          state_.waiting_count() == 0 && default_waiters_.empty() && to_connect == 0;
+      if (!unused) {
+        unused_since_.reset();
+      } else if (!unused_since_) {
+        unused_since_ = now;
+      }
+      // A pool that never had a server (its database does not exist, say) is worth nothing kept.
+      const bool retire = unused && (!have_defaults_ || (settings_.autodb_idle_timeout.count() > 0 &&
+                                                         now - *unused_since_ >= settings_.autodb_idle_timeout));
+      retirable_.store(retire, std::memory_order_relaxed);
     }
     launch_connects(to_connect);
     if (++upkeep_ticks_ % 60 == 0) {

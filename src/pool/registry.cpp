@@ -14,7 +14,44 @@ std::shared_ptr<pool> registry::get(const std::string& database, const std::stri
     slot->start();
     log::info("pool {}/{} created (pool_size {})", database, user, settings.limits.pool_size);
   }
+  // Under the lock sweep() takes: a pool just handed out is never removed under its client.
+  slot->attach_client();
+  if (!sweeping_) {
+    sweeping_ = true;
+    net::asio::co_spawn(io_, sweep_loop(), net::asio::detached);
+  }
   return slot;
+}
+
+std::size_t registry::sweep() {
+  std::vector<std::shared_ptr<pool>> retired;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = pools_.begin(); it != pools_.end();) {
+      if (it->second->retirable() && it->second->attached_clients() == 0) {
+        retired.push_back(std::move(it->second));
+        it = pools_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (const auto& p : retired) {
+    p->stop();
+    log::info("pool {} removed: no client and no server (autodb_idle_timeout, or it never logged a server in)",
+              p->name());
+  }
+  return retired.size();
+}
+
+net::awaitable<void> registry::sweep_loop() {
+  net::asio::steady_timer timer(co_await net::asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(std::chrono::seconds(1));
+    auto [ec] = co_await timer.async_wait(net::use_nothrow);
+    if (ec || io_.stopped()) co_return;
+    sweep();
+  }
 }
 
 std::vector<std::shared_ptr<pool>> registry::all() const {

@@ -14,6 +14,7 @@ pool::pool_settings proxy_context::pool_settings() const {
   p.server_lifetime = s->server_lifetime;
   p.max_prepared_statements = s->max_prepared_statements;
   p.server_login_retry = s->server_login_retry;
+  p.autodb_idle_timeout = s->autodb_idle_timeout;
   if (!s->server_check_query.empty()) p.server_check_delay = s->server_check_delay;
   return p;
 }

@@ -66,6 +66,7 @@ pooled_session::pooled_session(net::tcp::socket client, std::shared_ptr<proxy_co
 
 pooled_session::~pooled_session() {
   context_.clients.remove(entry_);  // before the socket closes: KILL_CLIENT may shut it until then
+  if (pool_) pool_->detach_client();
   if (counted_) --context_.pooled_clients;
   if (cancel_) context_.cancels.remove(cancel_key_);
 }

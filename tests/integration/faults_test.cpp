@@ -1,11 +1,13 @@
-// Integration: hostile and broken peers — startup packets PostgreSQL refuses, an upstream that accepts TCP and never answers, announced sizes never sent.
+// Integration: hostile and broken peers — startup packets PostgreSQL refuses, an upstream that never answers, announced sizes never sent, half messages, databases that do not exist.
 #include <poll.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <iostream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gmock/gmock.h>
@@ -173,6 +175,59 @@ TEST(Faults, HalfAMessageHoldsNoServer) {
     EXPECT_EQ(error_summary(told), "08P01 terminating connection: incomplete message from client (client_message_timeout)");
   }
   EXPECT_TRUE(funnel.wait_for_log("client_message_timeout: 7 bytes of a message")) << funnel.log();
+}
+
+// The databases SHOW POOLS lists, one entry per pool.
+std::vector<std::string> pool_databases(const pgfunnel_process& funnel) {
+  pq_conn console(funnel.pooled_conninfo("postgres", "postgres", "pgbouncer"));
+  std::vector<std::string> out;
+  const query_result r = console.exec("SHOW POOLS");
+  for (const auto& row : r.rows) out.push_back(row.empty() || !row[0] ? "" : *row[0]);
+  return out;
+}
+
+template <class Condition>
+bool eventually(Condition condition, std::chrono::milliseconds limit = 15s) {
+  for (const auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return condition();
+}
+
+// Clients that name databases at random (a typo, a scanner) leave no pool behind, nor its upkeep.
+TEST(Faults, PoolsForDatabasesThatDoNotExistAreNotKept) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--admin-users", "postgres"});
+  for (int i = 0; i < 20; ++i) {
+    pq_conn c(funnel.pooled_conninfo("postgres", "postgres", "no_such_db_" + std::to_string(i)));
+    ASSERT_FALSE(c.ok());
+    EXPECT_EQ(c.error().sqlstate, "3D000") << c.error().text;
+  }
+  EXPECT_TRUE(eventually([&] {
+    const auto pools = pool_databases(funnel);
+    return std::none_of(pools.begin(), pools.end(), [](const std::string& d) { return d.starts_with("no_such_db_"); });
+  })) << ::testing::PrintToString(pool_databases(funnel)) << funnel.log();
+  pq_conn good(funnel.pooled_conninfo());
+  ASSERT_TRUE(good.ok()) << good.error_message();
+  EXPECT_EQ(good.value("SELECT 1"), "1");
+}
+
+// A pool nobody used for autodb_idle_timeout (its servers gone at server_idle_timeout) is removed;
+// the next client makes it anew.
+TEST(Faults, AnUnusedPoolIsRemovedAfterAutodbIdleTimeout) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--admin-users", "postgres", "--autodb-idle-timeout", "1s",
+                           "--server-idle-timeout", "1s"});
+  {
+    pq_conn c(funnel.pooled_conninfo());
+    ASSERT_TRUE(c.ok()) << c.error_message();
+    EXPECT_EQ(c.value("SELECT 1"), "1");
+    ASSERT_THAT(pool_databases(funnel), ::testing::Contains("postgres"));
+  }
+  EXPECT_TRUE(funnel.wait_for_log("pool postgres/postgres removed", 15000)) << funnel.log();
+  EXPECT_THAT(pool_databases(funnel), ::testing::Not(::testing::Contains("postgres")));
+  pq_conn again(funnel.pooled_conninfo());
+  ASSERT_TRUE(again.ok()) << again.error_message();
+  EXPECT_EQ(again.value("SELECT 2"), "2");
 }
 
 }  // namespace

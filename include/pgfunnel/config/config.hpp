@@ -100,6 +100,7 @@ struct settings {
   duration server_connect_timeout = std::chrono::seconds(15);  // reload
   duration server_idle_timeout = std::chrono::seconds(600);    // reload
   duration server_lifetime = std::chrono::seconds(3600);       // reload
+  duration autodb_idle_timeout = std::chrono::seconds(3600);   // reload
   std::uint32_t max_message_size = 1u << 30;               // reload; bytes, header included
   unsigned max_prepared_statements = 200;                  // reload (new server connections)
   duration shutdown_timeout = std::chrono::seconds(30);    // reload

@@ -29,6 +29,9 @@ struct pool_settings {
   // server_check_delay, or nullopt when server_check_query is empty (servers are never checked).
   // The pool only counts with it (PgBouncer's "used" servers); the session runs the check.
   std::optional<std::chrono::milliseconds> server_check_delay;
+  // A pool with no client and no server for this long is removed (PgBouncer's autodb_idle_timeout);
+  // one that never logged a server in (a database that does not exist) is removed at once.
+  std::chrono::milliseconds autodb_idle_timeout{3'600'000};
 };
 
 // PgBouncer's "used" server: idle, but idle for server_check_delay or longer, so server_check_query
@@ -134,6 +137,16 @@ class pool : public std::enable_shared_from_this<pool> {
   stats_totals totals() const;
   stats_period last_stats_period() const;
 
+  // ---- its clients, for retirement --------------------------------------------------------------
+  // The registry attaches a client under its own lock when it hands the pool out; the session
+  // detaches when it ends. A pool with none attached may be retired (see autodb_idle_timeout).
+  void attach_client() { clients_.fetch_add(1, std::memory_order_relaxed); }
+  void detach_client() { clients_.fetch_sub(1, std::memory_order_relaxed); }
+  unsigned attached_clients() const { return clients_.load(std::memory_order_relaxed); }
+  // Upkeep found it unused: no client, no server, no waiter, and either no server ever logged in
+  // or none for autodb_idle_timeout. The registry removes it once it still has no client.
+  bool retirable() const { return retirable_.load(std::memory_order_relaxed); }
+
   // ---- the admin console -------------------------------------------------------------------
   // PAUSE: no server is handed out (clients queue); leased ones come back as their transactions
   // end. The console waits for counts().active to reach 0. RESUME undoes PAUSE and KILL.
@@ -187,6 +200,9 @@ class pool : public std::enable_shared_from_this<pool> {
   statement_stats statements_;
   pool_stats stats_;
   unsigned upkeep_ticks_ = 0;
+  std::atomic<unsigned> clients_{0};
+  std::atomic<bool> retirable_{false};
+  std::optional<net::clock::time_point> unused_since_;  // upkeep's strand only
   // RECONNECT/KILL: servers created at or before this are not reused. Mutex held.
   net::clock::time_point reconnect_before_{};
   // Stats periods (upkeep's strand writes, under the mutex).
