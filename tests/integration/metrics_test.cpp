@@ -220,8 +220,28 @@ TEST_F(Metrics, ExpositionPassesPromtoolAndCountersFollowTheLoad) {
     const double count = v(h + "_count" + pool_labels);
     EXPECT_GE(count, clients * rounds * 3) << h;
     EXPECT_EQ(v(h + "_bucket" + l + ",le=\"+Inf\"}"), count) << h;
-    EXPECT_LE(v(h + "_bucket" + l + ",le=\"0.0001\"}"), count) << h;
-    EXPECT_GE(v(h + "_sum" + pool_labels), 0) << h;
+    // The buckets are cumulative and agree with the sum: each observation counted in (lower, upper]
+    // added between lower and upper to it. A histogram that counted into the wrong bucket, or
+    // summed something other than what it counted, fails one of these.
+    std::vector<std::pair<double, double>> buckets;  // finite `le`, cumulative count
+    const std::string prefix = h + "_bucket" + l + ",le=\"";
+    for (const auto& [series, value] : m)
+      if (series.starts_with(prefix) && series.find("+Inf") == std::string::npos)
+        buckets.emplace_back(std::stod(series.substr(prefix.size())), value);
+    std::sort(buckets.begin(), buckets.end());
+    ASSERT_GE(buckets.size(), 2u) << h;
+    double lowest = 0, highest = 0, below = 0, bound = 0;
+    for (const auto& [le, cumulative] : buckets) {
+      EXPECT_GE(cumulative, below) << h << " le=" << le << ": buckets must be cumulative";
+      lowest += (cumulative - below) * bound;
+      highest += (cumulative - below) * le;
+      below = cumulative;
+      bound = le;
+    }
+    lowest += (count - below) * bound;  // past the last finite bound: at least that much each
+    const double sum = v(h + "_sum" + pool_labels);
+    EXPECT_GE(sum, lowest * 0.999) << h;
+    if (count == below) EXPECT_LE(sum, highest * 1.001) << h;
   }
   EXPECT_GT(v("pgfunnel_pool_transaction_duration_seconds_sum" + pool_labels), clients * rounds * 0.001);
   // The pool never had more than 3 servers; all clients have left, so none is leased.

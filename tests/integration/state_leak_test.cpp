@@ -1,5 +1,6 @@
 // Integration: clients that vanish mid-transaction (Terminate, socket shutdown, kill -9, mid-query, unsynced batch) leave a clean server for the next client.
 #include <chrono>
+#include <fstream>
 #include <iostream>
 #include <csignal>
 #include <string>
@@ -42,6 +43,21 @@ class StateLeak : public ::testing::Test {
   }
 
   // A new client of the same (only) server sees none of the vanished client's transaction.
+  // The backend `pid` logged PostgreSQL's own "canceling statement due to user request" (its
+  // pg_sleep did not simply run out): waits for the line, up to 10 s.
+  static bool server_cancelled(const std::string& pid) {
+    const std::string line = "[" + pid + "] ";
+    for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+         std::chrono::steady_clock::now() < deadline;) {
+      std::ifstream in(shared_pg().log_path());
+      for (std::string l; std::getline(in, l);)
+        if (l.find(line) != std::string::npos && l.find("canceling statement due to user request") != std::string::npos)
+          return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return false;
+  }
+
   void expect_clean_server(const std::string& dirty_pid) {
     pq_conn next(funnel_->pooled_conninfo());
     ASSERT_TRUE(next.ok()) << next.error().text;
@@ -131,16 +147,14 @@ TEST_F(StateLeak, ClientThatVanishesMidQueryIsCancelledPromptly) {
   ASSERT_EQ(shared_pg().query_value("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid +
                                     " AND query = 'SELECT pg_sleep(5)' AND state = 'active'"),
             "1");
-  const auto vanished = std::chrono::steady_clock::now();
   c.drop_abruptly();
 
   pq_conn next(funnel_->pooled_conninfo());
   ASSERT_TRUE(next.ok()) << next.error().text;
   const query_result r = next.exec("SELECT 'served'");
-  const double took = seconds_since(vanished);
   ASSERT_TRUE(r.ok) << r.describe() << "\n--- pgfunnel log:\n" << funnel_->log();
   EXPECT_EQ(r.value(), "served");
-  EXPECT_LT(took, 3.0) << "the sleeping query was not cancelled for the vanished client";
+  EXPECT_TRUE(server_cancelled(pid)) << "the sleeping query was not cancelled for the vanished client";
   expect_clean_server(pid);
 }
 
@@ -150,14 +164,13 @@ TEST_F(StateLeak, ClientThatTerminatesMidQueryIsCancelledPromptly) {
   const std::string pid = c.value("SELECT pg_backend_pid()");
   ASSERT_EQ(PQsendQuery(c.get(), "SELECT pg_sleep(5)"), 1);
   std::this_thread::sleep_for(300ms);
-  const auto vanished = std::chrono::steady_clock::now();
   c.close();  // PQfinish sends Terminate while the query runs
 
   pq_conn next(funnel_->pooled_conninfo());
   ASSERT_TRUE(next.ok()) << next.error().text;
   const query_result r = next.exec("SELECT 'served'");
   ASSERT_TRUE(r.ok) << r.describe() << "\n--- pgfunnel log:\n" << funnel_->log();
-  EXPECT_LT(seconds_since(vanished), 3.0);
+  EXPECT_TRUE(server_cancelled(pid)) << "the sleeping query was not cancelled for the client that terminated";
   expect_clean_server(pid);
 }
 
