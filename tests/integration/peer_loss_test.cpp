@@ -34,11 +34,6 @@ using namespace std::chrono_literals;
 using ::testing::AnyOf;
 using ::testing::HasSubstr;
 
-tls_fixture& certs() {
-  static tls_fixture fixture;
-  return fixture;
-}
-
 // A big result: it streams for long enough to lose a peer in the middle of it.
 constexpr const char* big_result = "SELECT repeat('x', 200) FROM generate_series(1, 5000000)";
 // Rows that stream for a moment (4 MB): a load whose requests are in flight at any instant.

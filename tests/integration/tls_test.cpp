@@ -28,11 +28,6 @@ using namespace std::chrono_literals;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-tls_fixture& certs() {
-  static tls_fixture fixture;
-  return fixture;
-}
-
 // A libpq conninfo for `port` that connects to 127.0.0.1 but verifies the name "localhost".
 std::string tls_conninfo(std::uint16_t port, const std::string& extra, std::string_view user = "postgres",
                          std::string_view password = "postgres") {

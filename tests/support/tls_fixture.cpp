@@ -76,4 +76,9 @@ void tls_fixture::make_cert(const std::string& name, const std::string& cn, cons
   openssl(sign, dir_);
 }
 
+tls_fixture& certs() {
+  static tls_fixture fixture;
+  return fixture;
+}
+
 }  // namespace pgfunnel::test

@@ -28,4 +28,7 @@ class tls_fixture {
   std::string dir_;
 };
 
+// One fixture per test process, made on first use (the openssl CLI is slow enough to share it).
+tls_fixture& certs();
+
 }  // namespace pgfunnel::test
