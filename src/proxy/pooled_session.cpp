@@ -384,6 +384,7 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
   if (client_gone_ && !server_broken_ && (pinned_ || pin_check_due_) && at_transaction_boundary())
     co_await remove_session_objects();
   if (server_broken_) set_pinned(0);
+  if (!server_broken_ && !server_dirty_ && at_transaction_boundary()) co_await run_server_reset_query();
   const bool lost = server_broken_ && !client_gone_;
   end_lease_statements();
   release_server();

@@ -98,4 +98,27 @@ asio::awaitable<void> pooled_session::remove_session_objects() {
   set_pinned(0);
 }
 
+// server_reset_query_always: PgBouncer's reset after every transaction, for those who set it.
+asio::awaitable<void> pooled_session::run_server_reset_query() {
+  const auto settings = context_.settings();
+  if (!settings->server_reset_query_always || settings->server_reset_query.empty()) co_return;
+  std::string value, error;
+  if (!co_await pool::internal_query(*server_, settings->server_reset_query, settings->max_message_size, value,
+                                     error) ||
+      !error.empty()) {
+    log::warn(log::conn_ids{id_, server_->id}, "server_reset_query failed ({}): server closed", error);
+    server_broken_ = true;
+    co_return;
+  }
+  // Whatever it dropped, the statement cache must not claim it: DISCARD ALL / DEALLOCATE ALL drop
+  // them all; any other query may have, so they are unknown (a Close goes before a re-Parse).
+  const auto what = session::classify_statement_sql(settings->server_reset_query);
+  if (what.kind == session::statement_sql::discard_all || what.kind == session::statement_sql::deallocate_all)
+    server_->statements.clear();
+  else
+    server_->statements.all_to_unknown();
+  // DISCARD ALL also runs RESET ALL: no SET replayed on this server is in force any more.
+  if (what.kind == session::statement_sql::discard_all) server_->settings.clear();
+}
+
 }  // namespace pgfunnel::proxy

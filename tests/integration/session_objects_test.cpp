@@ -191,7 +191,30 @@ TEST(SessionObjectsOff, LoggedNotPinned) {
   EXPECT_EQ(b.value("SELECT 1"), "1");
   pq_conn console(funnel.pooled_conninfo("postgres", "postgres", "pgbouncer"));
   EXPECT_EQ(show_pools_row(console.get(), "postgres", "postgres")["sv_pinned_objects"], "0");
+  // Left where it was made, as before pinning existed (server_reset_query_always is off).
+  EXPECT_EQ(b.value("SELECT count(*) FROM pg_listening_channels()"), "1");
   ASSERT_TRUE(a.exec("UNLISTEN *").ok);
+}
+
+// server_reset_query_always: PgBouncer's server_reset_query after every transaction. The client's
+// prepared statements and SETs survive it (the statement cache and the replayed settings are
+// forgotten with the server's own), and nothing a client left reaches the next.
+TEST(ServerResetQuery, RunsAfterEveryTransactionWhenAlways) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--pool-size", "1", "--pin-session-objects", "off",
+                           "--server-reset-query-always", "on"});
+  pq_conn a(funnel.pooled_conninfo()), b(funnel.pooled_conninfo());
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE(a.exec("LISTEN so_reset").ok);
+  EXPECT_EQ(b.value("SELECT count(*) FROM pg_listening_channels()"), "0") << funnel.log();
+  ASSERT_TRUE(a.exec("SET statement_timeout = '7s'").ok);
+  query_result r = take_result(a.get(), PQprepare(a.get(), "so_named", "SELECT 'named'::text", 0, nullptr));
+  ASSERT_TRUE(r.ok) << r.describe();
+  for (int i = 0; i < 3; ++i) {
+    r = take_result(a.get(), PQexecPrepared(a.get(), "so_named", 0, nullptr, nullptr, nullptr, 0));
+    EXPECT_EQ(r.value(), "named") << r.describe() << funnel.log();
+    EXPECT_EQ(a.value("SHOW statement_timeout"), "7s");
+    EXPECT_EQ(b.value("SHOW statement_timeout"), "0");
+  }
 }
 
 }  // namespace

@@ -114,6 +114,8 @@ struct settings {
   // A client that creates session objects (temp tables, WITH HOLD cursors, SQL PREPARE, LISTEN)
   // keeps its server until they are gone; off: they are only logged.
   bool pin_session_objects = true;                               // reload
+  std::string server_reset_query = "DISCARD ALL";                // reload; PgBouncer's
+  bool server_reset_query_always = false;                        // reload; off: never run (transaction mode)
 
   bool log_connections = true;                             // reload
   unsigned churn_warning_rate = 10;                        // reload; connections/s per application_name, 0 = off

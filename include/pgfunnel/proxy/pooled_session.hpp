@@ -79,6 +79,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   net::awaitable<void> check_pin();
   net::awaitable<void> remove_session_objects();
   void set_pinned(session::session_objects held);
+  net::awaitable<void> run_server_reset_query();
   void end_lease_statements();
   // Timeouts: a NOTICE while waiting for a server, cancelling a request that runs too long.
   void start_wait_notice();
