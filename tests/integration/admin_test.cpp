@@ -203,7 +203,7 @@ TEST(AdminConsole, ShowColumnsStartWithPgBouncer118s) {
   const described pools = run_show(funnel_console.get(), "SHOW POOLS");
   ASSERT_TRUE(pools.ok) << pools.error;
   EXPECT_EQ(pools.columns.back().first, "sv_pinned_objects");
-  EXPECT_EQ(pools.rows.at(0).at("sv_pinned_objects"), "0");
+  EXPECT_EQ(pool_row(funnel_console.get(), "postgres", "postgres")["sv_pinned_objects"], "0");
   // The console's own result framing: CommandComplete "SHOW", like PgBouncer's.
   PGresult* res = PQexec(funnel_console.get(), "SHOW VERSION");
   EXPECT_STREQ(PQcmdStatus(res), "SHOW");
