@@ -38,11 +38,17 @@ session_object_sql scan_session_objects(std::string_view sql) noexcept {
     // Most words start with none of these letters: one switch, then at most three compares.
     switch (ascii_lower(sql[at])) {
       case 't':
-        if (word_is(sql, at, i, "temp") || word_is(sql, at, i, "temporary")) out.creates |= object_temp_table;
+        // CREATE [GLOBAL | LOCAL] TEMP[ORARY], CREATE OR REPLACE TEMP VIEW, SELECT ... INTO TEMP: a
+        // column named temp is not one.
+        if ((word_is(sql, at, i, "temp") || word_is(sql, at, i, "temporary")) &&
+            (word_is(sql, previous_at, previous_end, "create") || word_is(sql, previous_at, previous_end, "global") ||
+             word_is(sql, previous_at, previous_end, "local") || word_is(sql, previous_at, previous_end, "into") ||
+             word_is(sql, previous_at, previous_end, "replace")))
+          out.creates |= object_temp_table;
         break;
       case 'h':
-        if (word_is(sql, at, i, "hold") && !word_is(sql, previous_at, previous_end, "without"))
-          out.creates |= object_hold_cursor;  // WITH HOLD
+        if (word_is(sql, at, i, "hold") && word_is(sql, previous_at, previous_end, "with"))
+          out.creates |= object_hold_cursor;  // WITH HOLD, not WITHOUT HOLD
         break;
       case 'p':
         if (word_is(sql, at, i, "prepare")) {

@@ -21,6 +21,9 @@ TEST(SessionObjects, WhatCreatesObjects) {
   EXPECT_EQ(creates("SELECT pg_advisory_lock(1)"), object_advisory_lock);
   EXPECT_EQ(creates("SELECT PG_TRY_ADVISORY_LOCK_SHARED(1)"), object_advisory_lock);
   EXPECT_EQ(creates("LISTEN a; CREATE TEMP TABLE t (a int)"), object_listen | object_temp_table);
+  EXPECT_EQ(creates("CREATE LOCAL TEMP TABLE t (a int)"), object_temp_table);
+  EXPECT_EQ(creates("create or replace temp view v as select 1"), object_temp_table);
+  EXPECT_EQ(creates("CREATE TEMP SEQUENCE s"), object_temp_table);
 }
 
 TEST(SessionObjects, WhatDoesNot) {
@@ -29,6 +32,8 @@ TEST(SessionObjects, WhatDoesNot) {
   EXPECT_EQ(creates("SELECT pg_advisory_xact_lock(1)"), 0);  // ends with the transaction
   EXPECT_EQ(creates("SELECT pg_try_advisory_xact_lock(1)"), 0);
   EXPECT_EQ(creates("DECLARE c CURSOR WITHOUT HOLD FOR SELECT 1"), 0);
+  EXPECT_EQ(creates("SELECT temp, hold FROM readings WHERE temp > 3"), 0);  // columns of those names
+  EXPECT_EQ(creates("UPDATE t SET temp = 1"), 0);
   EXPECT_EQ(creates("UNLISTEN *"), 0);
   EXPECT_EQ(creates(""), 0);
   EXPECT_FALSE(releases("SELECT 1"));
