@@ -213,6 +213,25 @@ TEST(StatementRewriter, UnnamedStatementIsReSentWhereTheServerHoldsAnothersOrNon
   }
 }
 
+// The client's own Close of "" or simple Query drops its unnamed statement, as PostgreSQL does: no
+// later Bind brings it back.
+TEST(StatementRewriter, CloseOrQueryDropsTheClientsUnnamedStatement) {
+  for (const std::string& drop : {fe::close('S', "") + fe::sync(), fe::query("SELECT 1")}) {
+    client_statements a;
+    server_statements s;
+    lease l{a, s};
+    l.from_client(fe::parse("", "SELECT 'ok'") + fe::sync());
+    l.from_server(be::parse_complete() + be::ready_for_query('I'));
+    l.from_client(drop);
+    EXPECT_EQ(a.unnamed().stamp, 0u);
+    EXPECT_EQ(s.unnamed(), server_statements::no_unnamed);
+    l.take_server();
+    // Nothing to re-send and nothing on the server to close: PostgreSQL answers 26000 itself.
+    l.from_client(fe::bind("", "") + fe::execute("") + fe::sync());
+    EXPECT_EQ(tags_of(l.take_server()), "BES");
+  }
+}
+
 // A failed Parse of "" leaves the client none (PostgreSQL drops the old one first).
 TEST(StatementRewriter, FailedUnnamedParseLeavesNone) {
   client_statements a;
