@@ -110,13 +110,15 @@ constexpr column pools_cols[] = {
     {"maxwait", int4},
     {"maxwait_us", int4},
     {"pool_mode", text},
-    // pgfunnel: servers pinned by advisory locks, the prepared-statement cache
+    // pgfunnel: servers pinned to one client (by advisory locks or session objects), the
+    // prepared-statement cache, then servers pinned by session objects other than advisory locks
     {"sv_pinned", int4},
     {"paused", int4},
     {"ps_hits", int8},
     {"ps_misses", int8},
     {"ps_injected", int8},
     {"ps_evictions", int8},
+    {"sv_pinned_objects", int4},
 };
 constexpr std::size_t pools_pgbouncer = 16;
 

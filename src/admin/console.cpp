@@ -390,6 +390,7 @@ result_set console::show_pools() const {
     r.text("transaction");
     r.number(ps.pinned.load()).number(p->paused() ? 1 : 0);
     r.number(ps.hits.load()).number(ps.misses.load()).number(ps.injected.load()).number(ps.evictions.load());
+    r.number(ps.pinned_objects.load());
   }
   return r;
 }

@@ -258,6 +258,16 @@ std::vector<key_info> build_table() {
   t.push_back(duration_key<&settings::server_login_retry>(
       "server_login_retry", "0", reloads,
       "After a failed server login, clients get that error at once for this long instead of a new attempt each"));
+  t.push_back(choice_key<&settings::pin_session_objects>(
+      "pin_session_objects", "on|off", {{"on", true}, {"off", false}}, "on", reloads,
+      "A client that creates temp tables, WITH HOLD cursors, SQL PREPAREs or LISTENs keeps its server until they "
+      "are gone; off = only logged"));
+  t.push_back(text_key<&settings::server_reset_query>(
+      "server_reset_query", "SQL", "DISCARD ALL", reloads,
+      "Query run on a server before it goes back to the pool, only with server_reset_query_always (as PgBouncer)"));
+  t.push_back(choice_key<&settings::server_reset_query_always>(
+      "server_reset_query_always", "on|off", {{"on", true}, {"off", false}}, "off", reloads,
+      "Run server_reset_query after every transaction (PgBouncer runs it in session mode only unless this is set)"));
   t.push_back(duration_key<&settings::shutdown_timeout>(
       "shutdown_timeout", "30s", reloads,
       "Longest a SIGINT/SIGTERM shutdown waits for servers or clients before exiting; 0 = no limit"));

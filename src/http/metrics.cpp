@@ -130,8 +130,11 @@ std::string render_metrics(const metrics_snapshot& s) {
   using P = const pool_snapshot&;
   // Pinned servers are also active ones: a family of their own keeps sum(pgfunnel_pool_servers) the total.
   e.per_pool(s, "pgfunnel_pool_servers_pinned", "gauge",
-             "Active servers pinned to one client by its session-level advisory locks",
+             "Active servers pinned to one client by its session-level advisory locks or session objects",
              [](P p) { return std::uint64_t{p.servers_pinned}; });
+  e.per_pool(s, "pgfunnel_pool_servers_pinned_objects", "gauge",
+             "Of the pinned servers, those pinned by temp tables, WITH HOLD cursors, SQL PREPARE or LISTEN",
+             [](P p) { return std::uint64_t{p.servers_pinned_objects}; });
   e.per_pool(s, "pgfunnel_pool_transactions_total", "counter", "Transactions: leases of a server by a client",
              [](P p) { return p.transactions; });
   e.per_pool(s, "pgfunnel_pool_queries_total", "counter", "Requests answered with ReadyForQuery",

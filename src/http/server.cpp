@@ -84,6 +84,7 @@ metrics_snapshot collect_metrics(proxy::proxy_context& context) {
     ps.servers_connecting = counts.connecting;
     auto& st = p->statements();
     ps.servers_pinned = static_cast<unsigned>(std::max(0, st.pinned.load()));
+    ps.servers_pinned_objects = static_cast<unsigned>(std::max(0, st.pinned_objects.load()));
     ps.prepared_hits = st.hits.load();
     ps.prepared_misses = st.misses.load();
     ps.prepared_injected = st.injected.load();

@@ -31,6 +31,8 @@ bool secret_of_row(protocol::byte_span body, std::optional<std::string>& secret)
 
 net::awaitable<error_code> run_lookup_query(server_connection& server, std::string_view sql, std::string_view parameter,
                                             std::uint32_t max_message, lookup_answer& answer) {
+  // This Parse of "" replaces the server's unnamed statement, whichever client's it was.
+  server.statements.set_unnamed(session::server_statements::unknown_unnamed);
   std::string out;
   protocol::encode_parse(out, "", sql, {}, 0);  // no types given: PostgreSQL infers $1's
   protocol::message_builder(out, 'B')

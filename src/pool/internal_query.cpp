@@ -11,6 +11,8 @@ namespace asio = net::asio;
 
 asio::awaitable<bool> internal_query(pool::server_connection &server, std::string_view sql, std::uint32_t max_message,
                                      std::string &first_value, std::string &error) {
+  // A simple Query drops the server's unnamed statement, whichever client's it was.
+  server.statements.set_unnamed(session::server_statements::no_unnamed);
   std::string query;
   protocol::encode_query(query, sql);
   if (co_await net::write_all(server.stream, query)) co_return false;

@@ -341,8 +341,9 @@ void pool::log_statement_stats() {
   logged_hits_ = hits;
   logged_misses_ = misses;
   log::info("pool {}: prepared statements {} hits, {} misses ({} re-prepared on another server), {} evictions; "
-            "{} servers pinned by advisory locks",
-            name(), hits, misses, statements_.injected.load(), statements_.evictions.load(), statements_.pinned.load());
+            "{} servers pinned ({} by session objects)",
+            name(), hits, misses, statements_.injected.load(), statements_.evictions.load(), statements_.pinned.load(),
+            statements_.pinned_objects.load());
 }
 
 asio::awaitable<void> pool::upkeep() {

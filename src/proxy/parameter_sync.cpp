@@ -14,6 +14,7 @@ asio::awaitable<bool> pooled_session::sync_parameters() {
   const std::string replay = settings_.replay_from(server_->settings);
   if (!replay.empty()) batch += batch.empty() ? replay : "; " + replay;
   if (batch.empty()) co_return true;
+  server_->statements.set_unnamed(session::server_statements::no_unnamed);  // a simple Query drops it
   server_->settings = settings_;
   log::trace(log::conn_ids{id_, server_->id}, "parameter sync: {}", batch);
   // Record the values first: settings PostgreSQL does not report would otherwise look unset, and

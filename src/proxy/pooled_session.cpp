@@ -440,17 +440,19 @@ asio::awaitable<pooled_session::outcome> pooled_session::serve_transaction(std::
     co_await (client_to_server() && server_to_client());
     // Both halves stopped. A Flush racing the release may leave the server busy again: go on
     // relaying for as long as client and server are both there. So does a client holding
-    // session-level advisory locks: the server is pinned to it until they are gone.
+    // session objects (advisory locks, temp tables, ...): the server is pinned to it until they
+    // are gone.
     if (server_broken_ || client_gone_) break;
     if (at_transaction_boundary()) {
-      if (advisory_check_due_) co_await check_advisory_pin();
+      if (pin_check_due_) co_await check_pin();
       if (server_broken_ || !pinned_) break;
     }
     releasing_ = false;
   }
-  if (client_gone_ && !server_broken_ && (pinned_ || advisory_check_due_) && at_transaction_boundary())
-    co_await unlock_advisory_locks();
-  if (server_broken_) set_pinned(false);
+  if (client_gone_ && !server_broken_ && (pinned_ || pin_check_due_) && at_transaction_boundary())
+    co_await remove_session_objects();
+  if (server_broken_) set_pinned(0);
+  if (!server_broken_ && !server_dirty_ && at_transaction_boundary()) co_await run_server_reset_query();
   const bool lost = server_broken_ && !client_gone_;
   end_lease_statements();
   release_server();

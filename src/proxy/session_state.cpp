@@ -1,5 +1,5 @@
-// What a pooled client's SQL does to session state: SETs that follow it,
-// advisory locks that pin its server, features it cannot have.
+// What a pooled client's SQL does to session state: SETs that follow it (session
+// objects that pin its server: session_objects.cpp).
 #include "pgfunnel/net/io.hpp"
 #include "pgfunnel/pool/internal_query.hpp"
 #include "pgfunnel/protocol/encode.hpp"
@@ -10,29 +10,19 @@ namespace pgfunnel::proxy {
 namespace asio = net::asio;
 using net::error_code;
 
-namespace {
-
-// Session-level advisory locks this backend holds (transaction-level ones end
-// with the transaction, and this runs between transactions).
-constexpr std::string_view count_advisory_locks =
-    "SELECT count(*) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND "
-    "pid = pg_catalog.pg_backend_pid()";
-
-}  // namespace
-
 void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body) {
   session::session_sql sql;
   if (tag == 'P') {
     protocol::parse_message p;
     if (protocol::decode_parse(body, p)) return;
-    sql = session::scan_session_features(p.query);
+    note_session_objects(p.query);
+    return;  // extended-protocol SETs are not followed: drivers send SET as simple queries
   } else {
     std::string_view text;
     if (protocol::decode_query(body, text)) return;
+    note_session_objects(text);
     sql = session::classify_session_sql(text, &session::is_tracked_parameter);
   }
-  if (sql.advisory_lock || (sql.advisory_unlock && pinned_)) advisory_check_due_ = true;
-  if (!sql.unsupported.empty()) warn_unsupported(sql.unsupported);
   if (sql.kind != session::session_sql::other) {
     // Followed only when alone and outside a transaction: then the next
     // ReadyForQuery is its own, and its success is the session's new state.
@@ -47,57 +37,6 @@ void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body)
                  sql.statement);
     }
   }
-}
-
-void pooled_session::warn_unsupported(std::string_view feature) {
-  for (auto f : warned_features_)
-    if (f == feature) return;
-  warned_features_.push_back(feature);
-  log::warn(log::conn_ids{id_, server_->id},
-            "client (application_name '{}') uses {}, which transaction pooling "
-            "cannot keep across transactions; "
-            "use the direct listener (DIRECT_DATABASE_URL) for it",
-            params_.find("application_name") != nullptr ? *params_.find("application_name") : std::string(), feature);
-}
-
-void pooled_session::set_pinned(bool pinned) {
-  if (pinned == pinned_) return;
-  pinned_ = pinned;
-  if (pinned) {
-    ++pool_->statements().pinned;
-    log::info(log::conn_ids{id_, server_->id},
-              "server pinned to client: it holds session-level advisory locks "
-              "(until they are released or the client leaves)");
-  } else {
-    --pool_->statements().pinned;
-    log::info(log::conn_ids{id_, server_->id}, "server unpinned: no advisory locks left");
-  }
-}
-
-asio::awaitable<void> pooled_session::check_advisory_pin() {
-  advisory_check_due_ = false;
-  std::string count, error;
-  if (!co_await pool::internal_query(*server_, count_advisory_locks, context_.settings()->max_message_size, count,
-                                     error) ||
-      !error.empty()) {
-    log::warn(log::conn_ids{id_, server_->id}, "advisory lock check failed ({}): server closed", error);
-    server_broken_ = true;
-    co_return;
-  }
-  set_pinned(count != "0" && !count.empty());
-}
-
-asio::awaitable<void> pooled_session::unlock_advisory_locks() {
-  advisory_check_due_ = false;
-  std::string ignored, error;
-  if (!co_await pool::internal_query(*server_, "SELECT pg_catalog.pg_advisory_unlock_all()",
-                                     context_.settings()->max_message_size, ignored, error) ||
-      !error.empty()) {
-    server_broken_ = true;
-  } else {
-    log::debug(log::conn_ids{id_, server_->id}, "client left holding advisory locks: released them");
-  }
-  set_pinned(false);
 }
 
 void pooled_session::end_lease_statements() {

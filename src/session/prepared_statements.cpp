@@ -73,7 +73,18 @@ void statement_rewriter::apply(std::vector<undo>& undos) {
 void statement_rewriter::drop_until_sync() {
   std::size_t end = 0;
   while (end < plan_.size() && plan_[end].kind != step_kind::sync) ++end;
-  for (std::size_t i = end; i-- > 0;) apply(plan_[i].undos);
+  for (std::size_t i = end; i-- > 0;) {
+    apply(plan_[i].undos);
+    const step& s = plan_[i];
+    if (!s.unnamed) continue;
+    // The server's unnamed statement is gone (its Parse failed) or is the one before (skipped):
+    // not known. The client's own failed Parse leaves it none, as PostgreSQL drops the old one
+    // first; a skipped one should leave it the one before, which is not kept (rare: a Parse of ""
+    // after an error in the same pipeline), so it is none too.
+    server_.set_unnamed(server_statements::unknown_unnamed);
+    auto& u = client_.unnamed();
+    if (s.kind == step_kind::parse && s.forward && u.stamp == s.stamp) u = {};
+  }
   plan_.erase(plan_.begin(), plan_.begin() + static_cast<std::ptrdiff_t>(end));
   // No Sync yet: the client's next messages, up to its Sync, will be ignored by the server too.
   if (plan_.empty()) server_skipping_ = true;
@@ -116,6 +127,28 @@ void statement_rewriter::ensure_on_server(const client_statement& s, std::string
   send_parse(s.server_name, s.server_parse, false, {}, to_server);
 }
 
+// Before a Bind/Describe of the unnamed statement: the server's must be this client's. When it is
+// (the usual Parse/Bind/Execute/Sync), nothing is added.
+void statement_rewriter::ensure_unnamed_on_server(std::string& to_server) {
+  const unnamed_statement& u = client_.unnamed();
+  if (u.stamp != 0 && server_.unnamed() == u.stamp) return;
+  if (u.stamp != 0) {
+    to_server += u.parse;
+    plan(step_kind::parse, false);
+    plan_.back().unnamed = true;
+    plan_.back().stamp = u.stamp;
+    server_.set_unnamed(u.stamp);
+    return;
+  }
+  if (server_.unnamed() == server_statements::no_unnamed) return;  // the server says it does not exist
+  // The client has none, the server may hold another client's: closed, so the server answers with
+  // PostgreSQL's own "unnamed prepared statement does not exist".
+  protocol::encode_close(to_server, 'S', "");
+  plan(step_kind::close, false);
+  plan_.back().unnamed = true;
+  server_.set_unnamed(server_statements::no_unnamed);
+}
+
 client_verdict statement_rewriter::on_parse(protocol::byte_span body, std::string& to_server) {
   protocol::parse_message p;
   if (protocol::decode_parse(body, p)) {
@@ -146,11 +179,22 @@ client_verdict statement_rewriter::on_parse(protocol::byte_span body, std::strin
       break;
   }
   if (p.statement.empty()) {
-    // Unnamed: untouched, unless it deallocates one of the client's names.
-    unnamed_deallocation_ = std::move(deallocation);
+    // Unnamed: untouched, unless it deallocates one of the client's names. Kept as the client's,
+    // with a new stamp the server now carries too.
+    unnamed_statement& u = client_.unnamed();
+    u.deallocation = std::move(deallocation);
+    u.stamp = next_unnamed_stamp();
+    server_.set_unnamed(u.stamp);
     plan(step_kind::parse);
-    if (rewritten_query.empty()) return client_verdict::forward;
-    protocol::encode_parse(to_server, "", p.query, p.parameter_types, p.parameter_count);
+    plan_.back().unnamed = true;
+    plan_.back().stamp = u.stamp;
+    u.parse.clear();
+    if (rewritten_query.empty()) {
+      protocol::message_builder(u.parse, 'P').raw(as_chars(body));
+      return client_verdict::forward;
+    }
+    protocol::encode_parse(u.parse, "", p.query, p.parameter_types, p.parameter_count);
+    to_server += u.parse;
     return client_verdict::replaced;
   }
   if (client_.find(p.statement) != nullptr) {
@@ -188,8 +232,12 @@ client_verdict statement_rewriter::on_query(protocol::byte_span body, std::strin
   std::string_view sql;
   if (protocol::decode_query(body, sql)) {
     plan(step_kind::query);
+    server_.set_unnamed(server_statements::unknown_unnamed);
     return client_verdict::forward;
   }
+  // PostgreSQL drops the unnamed statement at every simple Query: the client's, and the server's.
+  client_.unnamed().stamp = 0;
+  server_.set_unnamed(server_statements::no_unnamed);
   const auto what = classify_statement_sql(sql);
   switch (what.kind) {
     case statement_sql::deallocate_all:
@@ -299,7 +347,8 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
         server_name = s->server_name;
         deallocation = s->deallocation;
       } else if (decoded && names.statement.empty()) {
-        deallocation = unnamed_deallocation_;
+        ensure_unnamed_on_server(to_server);
+        if (client_.unnamed().stamp != 0) deallocation = client_.unnamed().deallocation;
       }
       if (deallocation.kind != statement_deallocation::none) on_bind_deallocation(deallocation, to_server);
       if (s != nullptr) {
@@ -322,6 +371,7 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
         break;
       }
       const client_statement* s = ok && !t.name.empty() ? client_.find(t.name) : nullptr;
+      if (ok && t.name.empty()) ensure_unnamed_on_server(to_server);
       if (s != nullptr) {
         ensure_on_server(*s, to_server);
         protocol::message_builder(to_server, 'D').u8('S').cstring(s->server_name);
@@ -338,8 +388,16 @@ client_verdict statement_rewriter::on_client_message(std::uint8_t tag, protocol:
       break;
     case 'C': {
       protocol::target_name t;
-      if (protocol::decode_close(body, t) || t.kind == 'P' || t.name.empty()) {
+      if (protocol::decode_close(body, t) || t.kind == 'P') {
         plan(step_kind::close);
+        break;
+      }
+      if (t.name.empty()) {
+        // Whatever unnamed statement the server holds goes; the client's is gone.
+        client_.unnamed() = {};
+        server_.set_unnamed(server_statements::no_unnamed);
+        plan(step_kind::close);
+        plan_.back().unnamed = true;
         break;
       }
       // Only the mapping goes: the server's statement may serve other clients. Closing a name that

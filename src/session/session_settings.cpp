@@ -1,5 +1,4 @@
-// The SET/RESET recogniser, the advisory-lock and unsupported-feature scan, and
-// the settings a client carries.
+// The SET/RESET recogniser and the settings a client carries.
 #include "pgfunnel/session/session_settings.hpp"
 
 #include <cctype>
@@ -10,7 +9,6 @@ namespace pgfunnel::session {
 
 namespace {
 
-using detail::mentions_word;
 using detail::sql_cursor;
 
 // A setting name: identifiers joined by dots (custom settings are
@@ -83,35 +81,10 @@ bool is_default(std::string_view v) {
   return c.keyword("default") && c.at_statement_end();
 }
 
-void scan_features(std::string_view sql, session_sql &out) {
-  // "pg_advisory_lock" also matches its _shared form; the _xact_ forms do not
-  // match.
-  // One pass for the common case: no statement mentions any of them.
-  if (mentions_word(sql, "advisory_")) {
-    out.advisory_lock = mentions_word(sql, "pg_advisory_lock") || mentions_word(sql, "pg_try_advisory_lock");
-    out.advisory_unlock = mentions_word(sql, "pg_advisory_unlock");
-  }
-  sql_cursor c{sql};
-  c.skip_space();
-  if (c.keyword("listen"))
-    out.unsupported = "LISTEN";
-  else if (c.keyword("prepare"))
-    out.unsupported = "SQL PREPARE";
-  else if (mentions_word(sql, "with hold"))
-    out.unsupported = "a WITH HOLD cursor";
-}
-
 }  // namespace
-
-session_sql scan_session_features(std::string_view sql) {
-  session_sql out;
-  scan_features(sql, out);
-  return out;
-}
 
 session_sql classify_session_sql(std::string_view sql, bool (*tracked)(std::string_view) noexcept) {
   session_sql out;
-  scan_features(sql, out);
   sql_cursor c{sql};
   c.skip_space();
   const std::size_t start = c.pos;

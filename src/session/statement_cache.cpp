@@ -1,6 +1,7 @@
 // Statement naming, the per-client name map, the per-server LRU cache and the DEALLOCATE/DISCARD recogniser.
 #include <openssl/evp.h>
 
+#include <atomic>
 #include <cctype>
 
 #include "pgfunnel/session/prepared_statements.hpp"
@@ -134,6 +135,18 @@ std::vector<std::string> server_statements::all_to_unknown() {
 
 void server_statements::forget_unknown(const std::vector<std::string>& names) {
   for (const auto& n : names) resolve_unknown(n);
+}
+
+void server_statements::clear() {
+  index_.clear();
+  lru_.clear();
+  unknown_.clear();
+}
+
+std::uint64_t next_unnamed_stamp() noexcept {
+  static std::atomic<std::uint64_t> counter{0};
+  // Never 0 (no statement) nor ~0 (unknown): 2^64 Parses away.
+  return counter.fetch_add(1, std::memory_order_relaxed) + 1;
 }
 
 // ---- SQL recogniser -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-// libFuzzer target: the SET/RESET recogniser and the settings replay on arbitrary client SQL text.
+// libFuzzer target: the SET/RESET recogniser, the session-object scan and the settings replay on arbitrary client SQL text.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "pgfunnel/session/parameters.hpp"
+#include "pgfunnel/session/session_objects.hpp"
 #include "pgfunnel/session/session_settings.hpp"
 
 namespace s = pgfunnel::session;
@@ -13,7 +14,7 @@ namespace s = pgfunnel::session;
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view sql(reinterpret_cast<const char*>(data), size);
   const auto parsed = s::classify_session_sql(sql, &s::is_tracked_parameter);
-  s::scan_session_features(sql);
+  (void)s::scan_session_objects(sql);
   if (parsed.kind == s::session_sql::set) {
     // A followed SET is replayed inside a batch: it must be one statement, with no way to end
     // the batch early or comment out what follows it.

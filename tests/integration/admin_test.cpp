@@ -199,6 +199,11 @@ TEST(AdminConsole, ShowColumnsStartWithPgBouncer118s) {
     }
     EXPECT_EQ(ours.rows.empty(), rowless_subjects.count(subject) == 1);
   }
+  // pgfunnel's own POOLS columns come after PgBouncer's; the newest last.
+  const described pools = run_show(funnel_console.get(), "SHOW POOLS");
+  ASSERT_TRUE(pools.ok) << pools.error;
+  EXPECT_EQ(pools.columns.back().first, "sv_pinned_objects");
+  EXPECT_EQ(pool_row(funnel_console.get(), "postgres", "postgres")["sv_pinned_objects"], "0");
   // The console's own result framing: CommandComplete "SHOW", like PgBouncer's.
   PGresult* res = PQexec(funnel_console.get(), "SHOW VERSION");
   EXPECT_STREQ(PQcmdStatus(res), "SHOW");

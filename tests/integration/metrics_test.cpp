@@ -249,6 +249,7 @@ TEST_F(Metrics, ExpositionPassesPromtoolAndCountersFollowTheLoad) {
   EXPECT_EQ(v("pgfunnel_pool_servers" + l + ",state=\"active\"}"), 0);
   EXPECT_EQ(v("pgfunnel_pool_clients" + l + ",state=\"waiting\"}"), 0);
   EXPECT_EQ(v("pgfunnel_pool_servers_pinned" + pool_labels), 0);
+  EXPECT_EQ(v("pgfunnel_pool_servers_pinned_objects" + pool_labels), 0);
   EXPECT_GE(v("pgfunnel_errors_total{kind=\"login_failed\"}"), 1);
   EXPECT_EQ(v("pgfunnel_errors_total{kind=\"server_lost\"}"), 0);
   EXPECT_EQ(v("pgfunnel_draining"), 0);
@@ -291,6 +292,30 @@ TEST_F(Metrics, ServersIdlePastServerCheckDelayAreCountedAsUsed) {
   m = parse_samples(get(funnel.http_port(), "/metrics").body);
   EXPECT_EQ(m[servers("active")], 1);
   EXPECT_EQ(m[servers("used")], 0);
+}
+
+// A client holding a temp table pins its server: both gauges say so until it drops the table.
+TEST_F(Metrics, ServersPinnedBySessionObjects) {
+  pgfunnel_process funnel({"--upstream", shared_pg().url(), "--pool-size", "2"});
+  pq_conn conn(funnel.pooled_conninfo());
+  ASSERT_TRUE(conn.exec("CREATE TEMP TABLE metrics_pin (v int)").ok);
+  const auto scrape_until = [&](double want) {
+    std::map<std::string, double> m;
+    const auto deadline = std::chrono::steady_clock::now() + 10s;
+    do {
+      m = parse_samples(get(funnel.http_port(), "/metrics").body);
+      if (m["pgfunnel_pool_servers_pinned_objects" + pool_labels] == want) break;
+      std::this_thread::sleep_for(50ms);
+    } while (std::chrono::steady_clock::now() < deadline);
+    return m;
+  };
+  auto m = scrape_until(1);
+  EXPECT_EQ(m["pgfunnel_pool_servers_pinned_objects" + pool_labels], 1);
+  EXPECT_EQ(m["pgfunnel_pool_servers_pinned" + pool_labels], 1);
+  ASSERT_TRUE(conn.exec("DROP TABLE metrics_pin").ok);
+  m = scrape_until(0);
+  EXPECT_EQ(m["pgfunnel_pool_servers_pinned_objects" + pool_labels], 0);
+  EXPECT_EQ(m["pgfunnel_pool_servers_pinned" + pool_labels], 0);
 }
 
 TEST_F(Metrics, ReadyzFollowsTheUpstream) {

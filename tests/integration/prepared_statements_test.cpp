@@ -1248,6 +1248,74 @@ TEST_F(PreparedStatements, UnnamedStatementsInterleaveWithNamedOnes) {
   }
 }
 
+// Each client has its own unnamed statement, as each PostgreSQL session does: another client's
+// Parse of "" on the shared server, or its simple Query (which drops the server's unnamed
+// statement), changes nothing for it. Differential: the same steps straight to PostgreSQL.
+query_result describe_prepared(pq_conn& c, const std::string& name) {
+  return take_result(c.get(), PQdescribePrepared(c.get(), name.c_str()));
+}
+
+std::vector<std::string> unnamed_statement_steps(const std::string& conninfo) {
+  pq_conn a(conninfo), b(conninfo);
+  std::vector<std::string> seen;
+  if (!a.ok() || !b.ok()) return {"connect failed"};
+  auto describe = [&](pq_conn& c) {
+    query_result r = describe_prepared(c, "");
+    if (!r.ok) return "error " + r.error.sqlstate + " " + r.error.message;
+    return std::string("columns ") + std::to_string(r.rows.size());
+  };
+  seen.push_back(prepare(a, "", "SELECT 'A' AS a").describe());
+  seen.push_back(prepare(b, "", "SELECT 'B' AS b, 2 AS two").describe());
+  seen.push_back("a runs " + exec_prepared(a, "").value());
+  seen.push_back("b runs " + exec_prepared(b, "").value());
+  PGresult* d = PQdescribePrepared(a.get(), "");
+  seen.push_back(d != nullptr && PQresultStatus(d) == PGRES_COMMAND_OK
+                     ? "a describes " + std::to_string(PQnfields(d)) + " " + PQfname(d, 0)
+                     : "a describe failed: " + std::string(PQerrorMessage(a.get())));
+  PQclear(d);
+  seen.push_back("b query " + b.value("SELECT 'other'"));  // drops the server's unnamed statement
+  d = PQdescribePrepared(a.get(), "");
+  seen.push_back(d != nullptr && PQresultStatus(d) == PGRES_COMMAND_OK
+                     ? "a describes " + std::to_string(PQnfields(d)) + " " + PQfname(d, 0)
+                     : "a describe failed: " + std::string(PQerrorMessage(a.get())));
+  PQclear(d);
+  seen.push_back("a runs " + exec_prepared(a, "").value());
+  // b's own simple Query dropped its unnamed statement: PostgreSQL says so, and so must pgfunnel
+  // (not run a's).
+  seen.push_back("b after query: " + describe(b));
+  seen.push_back("b runs after query: " + exec_prepared(b, "").describe());
+  seen.push_back("a runs " + exec_prepared(a, "").value());
+  return seen;
+}
+
+TEST_F(PreparedStatements, UnnamedStatementIsEachClientsOwn) {
+  ASSERT_TRUE(start(1));  // one server: both clients share it
+  const std::vector<std::string> direct = unnamed_statement_steps(shared_pg().conninfo());
+  ASSERT_EQ(direct.size(), 11u);
+  EXPECT_EQ(direct[2], "a runs A");
+  EXPECT_EQ(direct[6], "a describes 1 a");
+  const std::vector<std::string> pooled = unnamed_statement_steps(conninfo());
+  EXPECT_EQ(pooled, direct) << log();
+}
+
+// The unnamed statement follows its client to another server, like a named one.
+TEST_F(PreparedStatements, UnnamedStatementFollowsItsClientAcrossTransactions) {
+  ASSERT_TRUE(start(2));
+  pq_conn a = connect();
+  // No simple Query on a: it would drop a's unnamed statement (PostgreSQL does).
+  ASSERT_TRUE(prepare(a, "", "SELECT pg_backend_pid()::text, $1::int + 100", 1).ok);
+  const query_result first = exec_prepared(a, "", {"1"});
+  ASSERT_EQ(first.value(0, 1), "101") << first.describe() << log();
+  const std::string pid = first.value();
+  // a's next transaction cannot run on that server: it is held by another client.
+  pq_conn holder = hold_server(pid);
+  if (!direct_target()) ASSERT_TRUE(holder.ok()) << log();
+  const query_result r = exec_prepared(a, "", {"5"});
+  EXPECT_EQ(r.value(0, 1), "105") << r.describe() << log();
+  if (!direct_target()) EXPECT_NE(r.value(), pid) << "a was meant to run on another server";
+  if (holder.ok()) EXPECT_TRUE(holder.exec("COMMIT").ok);
+}
+
 // ---- a client that vanishes mid-pipeline ----------------------------------------------------------
 
 TEST_F(PreparedStatements, ClientVanishingMidPipelineLeavesNothingBehind) {

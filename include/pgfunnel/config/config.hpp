@@ -113,6 +113,11 @@ struct settings {
   duration server_check_delay = std::chrono::seconds(30);        // reload
   std::string server_check_query = "select 1";                   // reload
   duration server_login_retry = duration::zero();                // reload; 0 = every client tries
+  // A client that creates session objects (temp tables, WITH HOLD cursors, SQL PREPARE, LISTEN)
+  // keeps its server until they are gone; off: they are only logged.
+  bool pin_session_objects = true;                               // reload
+  std::string server_reset_query = "DISCARD ALL";                // reload; PgBouncer's
+  bool server_reset_query_always = false;                        // reload; off: never run (transaction mode)
 
   bool log_connections = true;                             // reload
   unsigned churn_warning_rate = 10;                        // reload; connections/s per application_name, 0 = off

@@ -29,7 +29,8 @@ struct pool_snapshot {
   unsigned servers_idle = 0;    // parked, not due a check
   unsigned servers_used = 0;    // parked, idle past server_check_delay: checked before reuse (PgBouncer's sv_used)
   unsigned servers_connecting = 0;
-  unsigned servers_pinned = 0;  // leased and held by one client for its advisory locks
+  unsigned servers_pinned = 0;  // leased and held by one client for its advisory locks or session objects
+  unsigned servers_pinned_objects = 0;  // ... of which for session objects (temp tables, LISTEN, ...)
   std::uint64_t transactions = 0;
   std::uint64_t queries = 0;
   std::uint64_t bytes_received = 0;  // from clients

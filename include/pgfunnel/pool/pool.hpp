@@ -63,7 +63,8 @@ struct statement_stats {
   std::atomic<std::uint64_t> misses{0};     // a Parse went to the server (the client's or injected)
   std::atomic<std::uint64_t> injected{0};   // ... injected because the statement moved servers
   std::atomic<std::uint64_t> evictions{0};  // Close sent to keep a server under max_prepared_statements
-  std::atomic<int> pinned{0};               // servers held by one client for its advisory locks
+  std::atomic<int> pinned{0};               // servers held by one client for its session objects
+  std::atomic<int> pinned_objects{0};       // ... of which for more than advisory locks (temp tables, ...)
 };
 
 // pool_stats' totals as plain numbers: at one moment, or what changed over a stats period.

@@ -13,6 +13,7 @@
 #include "pgfunnel/proxy/context.hpp"
 #include "pgfunnel/session/lease_scratch.hpp"
 #include "pgfunnel/session/parameters.hpp"
+#include "pgfunnel/session/session_objects.hpp"
 #include "pgfunnel/session/session_settings.hpp"
 #include "pgfunnel/session/spliced_output.hpp"
 
@@ -76,11 +77,14 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   // Both halves may owe the client bytes: one write at a time, in order; a second writer queues.
   net::awaitable<net::error_code> write_client(std::string_view bytes);
   void note_client_sql(std::uint8_t tag, protocol::byte_span body);
-  void warn_unsupported(std::string_view feature);
-  // Session-level advisory locks: count them on the server (pin while any is held), or drop them all.
-  net::awaitable<void> check_advisory_pin();
-  net::awaitable<void> unlock_advisory_locks();
-  void set_pinned(bool pinned);
+  // Session objects (advisory locks, temp tables, WITH HOLD cursors, SQL PREPARE, LISTEN): look for
+  // them on the server (pin while any is held), or remove them when the client leaves.
+  void note_session_objects(std::string_view sql);
+  session::session_objects pinning_kinds() const;
+  net::awaitable<void> check_pin();
+  net::awaitable<void> remove_session_objects();
+  void set_pinned(session::session_objects held);
+  net::awaitable<void> run_server_reset_query();
   void end_lease_statements();
   // Timeouts: a NOTICE while waiting for a server, cancelling a request that runs too long.
   void start_wait_notice();
@@ -107,7 +111,8 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   session::parameter_set params_;  // what the client has been told (and asked for)
   session::client_statements statements_;  // its named prepared statements, across leases
   session::session_settings settings_;     // its SQL-level SETs, replayed on every lease
-  std::vector<std::string_view> warned_features_;  // unsupported features already logged once
+  session::session_objects touched_objects_ = 0;  // kinds its SQL may have created, ever
+  session::session_objects warned_objects_ = 0;   // kinds logged as not kept (pin_session_objects off)
   std::shared_ptr<cancel_target> cancel_;
   protocol::backend_key_data cancel_key_{};
   bool counted_ = false;
@@ -131,8 +136,9 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   bool server_dirty_ = false;   // it works, but its state is not known well enough to reuse it
   bool client_gone_ = false;    // EOF, error or Terminate from the client
   bool client_write_failed_ = false;
-  bool advisory_check_due_ = false;  // a statement named an advisory lock function
-  bool pinned_ = false;              // the server holds this client's advisory locks: no release
+  bool pin_check_due_ = false;  // a statement may have created (or, pinned, dropped) session objects
+  bool pinned_ = false;         // the server holds this client's session objects: no release
+  session::session_objects held_objects_ = 0;  // which, at the last check
   // Writes to the client outlive a lease (a query_wait_notify NOTICE while waiting): kept here.
   bool client_writing_ = false;
   std::string client_backlog_;  // client bytes queued behind the write in progress

@@ -44,10 +44,26 @@ struct client_statement {
   statement_deallocation deallocation;
 };
 
+// Stamps tell one unnamed Parse from every other, of any client: a server's unnamed statement is a
+// client's while both carry the same stamp. Drawn from one process-wide counter.
+std::uint64_t next_unnamed_stamp() noexcept;
+
+// A client's unnamed statement: the Parse that made it (as sent to servers), re-sent to a server
+// whose unnamed statement is not this one. stamp 0: the client has none (PostgreSQL drops it at
+// the client's next simple Query, a Close of it, or a failed Parse of "").
+struct unnamed_statement {
+  std::string parse;
+  std::uint64_t stamp = 0;
+  statement_deallocation deallocation;
+};
+
 // Per client: client name → statement. Lives as long as the client session, across leases.
 class client_statements {
  public:
   using map_type = std::unordered_map<std::string, client_statement, string_hash, std::equal_to<>>;
+
+  unnamed_statement& unnamed() noexcept { return unnamed_; }
+  const unnamed_statement& unnamed() const noexcept { return unnamed_; }
 
   const client_statement* find(std::string_view name) const noexcept;
   // False (and no change) when the name is taken.
@@ -64,6 +80,7 @@ class client_statements {
  private:
   map_type map_;
   std::uint64_t generation_ = 0;
+  unnamed_statement unnamed_;
 };
 
 // Per server connection: the server names it has prepared (known), most recently used first, and
@@ -90,12 +107,21 @@ class server_statements {
   std::optional<std::string> pop_victim();                // an unknown one first, else the LRU one
   std::vector<std::string> all_to_unknown();              // a DEALLOCATE may have dropped them all
   void forget_unknown(const std::vector<std::string>& names);  // ... and it did
+  void clear();  // DEALLOCATE ALL ran on the server outside the rewriter's view
+
+  // Whose unnamed statement the server holds: a client's stamp, no_unnamed, or unknown_unnamed
+  // (anything, another client's included). Any simple Query pgfunnel itself sends drops it.
+  static constexpr std::uint64_t no_unnamed = 0;
+  static constexpr std::uint64_t unknown_unnamed = ~std::uint64_t{0};
+  std::uint64_t unnamed() const noexcept { return unnamed_; }
+  void set_unnamed(std::uint64_t stamp) noexcept { unnamed_ = stamp; }
 
  private:
   std::size_t capacity_;
   std::list<std::string> lru_;  // front = most recent; nodes never move in memory, so index_ keys stay valid
   std::unordered_map<std::string_view, std::list<std::string>::iterator, string_hash, std::equal_to<>> index_;
   std::unordered_set<std::string, string_hash, std::equal_to<>> unknown_;
+  std::uint64_t unnamed_ = no_unnamed;  // a new backend has none
 };
 
 // The client's simple-Query SQL, as far as prepared statements care. Exact and small on purpose:
@@ -164,6 +190,8 @@ class statement_rewriter {
     bool forward;
     bool swallow_first_command_complete = false;  // the PREPARE half of a rewritten DEALLOCATE name
     bool saw_error = false;
+    bool unnamed = false;     // parse / close of the unnamed statement: the server's changes
+    std::uint64_t stamp = 0;  // unnamed parse: the stamp it gives the server's unnamed statement
     std::string server_name;  // bind / describe_statement of a client's named statement
     std::string bytes;  // synthetic: the reply; execute: the error replacing the server's (42P05)
     std::vector<undo> undos;
@@ -176,6 +204,7 @@ class statement_rewriter {
   void apply(std::vector<undo>& undos);
   void drop_until_sync();
   void ensure_on_server(const client_statement& s, std::string& to_server);
+  void ensure_unnamed_on_server(std::string& to_server);
   void send_parse(std::string_view server_name, std::string_view parse_bytes, bool forward,
                   std::vector<undo> undos, std::string& to_server);
   client_verdict on_parse(protocol::byte_span body, std::string& to_server);
@@ -188,7 +217,6 @@ class statement_rewriter {
   server_statements& server_;
   std::deque<step> plan_;
   statement_counters counters_;
-  statement_deallocation unnamed_deallocation_;  // of the unnamed statement last parsed
   std::vector<undo> execute_undos_;  // a bound deallocation, put back if its Execute fails
   bool server_skipping_ = false;  // the server failed a batch whose Sync the client has not sent yet
   bool copy_in_ = false;          // the server is in copy-in mode (CopyInResponse seen)

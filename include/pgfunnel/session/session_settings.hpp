@@ -1,5 +1,4 @@
-// SQL-level session state of a pooled client: SET/RESET it issued, advisory
-// locks it may hold, features it cannot have.
+// SQL-level session state of a pooled client: the SET/RESET it issued.
 #pragma once
 
 #include <cstdint>
@@ -20,26 +19,13 @@ struct session_sql {
   std::string name;       // set/reset: the setting, folded as PostgreSQL folds identifiers
   std::string statement;  // set: the statement to replay on another server (the
                           // client's own text, trimmed)
-
-  // Session-level advisory lock functions named in the text (pg_advisory_lock,
-  // pg_try_advisory_lock and their _shared forms; not the _xact_ ones, which
-  // end with the transaction).
-  bool advisory_lock = false;
-  bool advisory_unlock = false;  // pg_advisory_unlock, _shared, _all
-  // A session feature transaction pooling cannot give (LISTEN, WITH HOLD
-  // cursors, SQL PREPARE): its name for the log line, or empty.
-  std::string_view unsupported;
+  // Session objects (advisory locks, temp tables, ...): see session_objects.hpp.
 };
 
 // `tracked` says whether a name already follows the client through
 // ParameterStatus (those SETs are left to that mechanism and classified
 // `other`).
 session_sql classify_session_sql(std::string_view sql, bool (*tracked)(std::string_view) noexcept);
-
-// Only the advisory-lock and unsupported-feature parts, for a Parse's query
-// text (extended protocol SETs are not followed: drivers send SET as simple
-// queries).
-session_sql scan_session_features(std::string_view sql);
 
 // The SETs a client made that must follow it from server to server, in the
 // order first made. The same type records what a server has had replayed on it.

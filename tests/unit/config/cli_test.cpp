@@ -108,8 +108,8 @@ TEST(Cli, PrecedenceFlagOverEnvOverFileOverDefault) {
   EXPECT_EQ(r.sources.count("max_client_conn"), 0u);
 
   const std::string d = describe(r);
-  EXPECT_THAT(d, HasSubstr("pool_size                = 13  # --pool-size\n"));
-  EXPECT_THAT(d, HasSubstr("max_client_conn          = 1000\n"));
+  EXPECT_THAT(d, HasSubstr("pool_size                 = 13  # --pool-size\n"));
+  EXPECT_THAT(d, HasSubstr("max_client_conn           = 1000\n"));
 }
 
 TEST(Cli, ConfigPathFromEnvAndLaterFlagWins) {

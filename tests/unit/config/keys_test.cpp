@@ -58,11 +58,11 @@ TEST(Keys, DescribeRedactsSecrets) {
   const std::string d = describe(s);
   EXPECT_EQ(d.find("topsecret"), std::string::npos);
   EXPECT_EQ(d.find("hunter2"), std::string::npos);
-  EXPECT_THAT(d, HasSubstr("upstream                 = postgres://postgres:***@127.0.0.1:5432/postgres\n"));
-  EXPECT_THAT(d, HasSubstr("users                    = alice (password), bob (SCRAM verifier)\n"));
-  EXPECT_THAT(d, HasSubstr("query_wait_timeout       = 2m\n"));
-  EXPECT_THAT(d, HasSubstr("max_message_size         = 1GB\n"));
-  EXPECT_THAT(d, HasSubstr("listen.direct            = 127.0.0.1:6433\n"));
+  EXPECT_THAT(d, HasSubstr("upstream                  = postgres://postgres:***@127.0.0.1:5432/postgres\n"));
+  EXPECT_THAT(d, HasSubstr("users                     = alice (password), bob (SCRAM verifier)\n"));
+  EXPECT_THAT(d, HasSubstr("query_wait_timeout        = 2m\n"));
+  EXPECT_THAT(d, HasSubstr("max_message_size          = 1GB\n"));
+  EXPECT_THAT(d, HasSubstr("listen.direct             = 127.0.0.1:6433\n"));
   for (const auto& k : keys()) EXPECT_THAT(d, HasSubstr(std::string(k.path) + " ")) << k.path;
 }
 

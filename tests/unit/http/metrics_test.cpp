@@ -49,6 +49,7 @@ metrics_snapshot sample_snapshot() {
   a.servers_used = 3;
   a.servers_connecting = 1;
   a.servers_pinned = 1;
+  a.servers_pinned_objects = 1;
   a.transactions = 100;
   a.queries = 250;
   a.bytes_received = 4096;
@@ -178,6 +179,7 @@ TEST(Metrics, GaugesCountersAndLabels) {
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers{" + l + ",state=\"used\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers{" + l + ",state=\"connecting\"} 1\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers_pinned{" + l + "} 1\n"));
+  EXPECT_THAT(text, HasSubstr("pgfunnel_pool_servers_pinned_objects{" + l + "} 1\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_transactions_total{" + l + "} 100\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_queries_total{" + l + "} 250\n"));
   EXPECT_THAT(text, HasSubstr("pgfunnel_pool_received_bytes_total{" + l + "} 4096\n"));

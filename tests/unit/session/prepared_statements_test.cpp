@@ -155,6 +155,98 @@ TEST(StatementRewriter, UnnamedStatementsUntouchedByteForByte) {
   EXPECT_EQ(s.size(), 0u);
 }
 
+// Each client's unnamed statement is its own: a Bind or Describe of "" on a server whose unnamed
+// statement is another client's (or was dropped by a simple Query) re-sends the client's Parse first.
+TEST(StatementRewriter, UnnamedStatementIsReSentWhereTheServerHoldsAnothersOrNone) {
+  client_statements a, b;
+  server_statements s;
+  const std::string parse_a = fe::parse("", "SELECT 'A'"), parse_b = fe::parse("", "SELECT 'B'");
+  {
+    lease l{a, s};
+    l.from_client(parse_a + fe::sync());
+    EXPECT_EQ(l.take_server(), parse_a + fe::sync());
+    l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  }
+  {
+    lease l{b, s};
+    l.from_client(parse_b + fe::sync());
+    EXPECT_EQ(l.take_server(), parse_b + fe::sync());
+    l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  }
+  {
+    lease l{a, s};
+    const std::string run = fe::bind("", "") + fe::execute("") + fe::sync();
+    l.from_client(run);
+    EXPECT_EQ(l.take_server(), parse_a + run);  // the server's "" is b's
+    l.from_server(be::parse_complete() + be::bind_complete() + be::data_row({std::string("A")}) +
+                  be::command_complete("SELECT 1") + be::ready_for_query('I'));
+    EXPECT_EQ(tags_of(l.take_client()), "2DCZ");  // the injected ParseComplete is not the client's
+    EXPECT_TRUE(l.rw.idle());
+    // Now it is a's: the usual pipeline goes through untouched.
+    l.from_client(run);
+    EXPECT_EQ(l.take_server(), run);
+  }
+  {
+    lease l{b, s};
+    l.from_client(fe::query("SELECT 1"));  // drops b's unnamed statement, and the server's
+    l.take_server();
+    l.from_server(be::command_complete("SELECT 1") + be::ready_for_query('I'));
+    l.take_client();
+    // b has none now: the server answers that it does not exist (nothing to close first).
+    l.from_client(fe::describe('S', "") + fe::sync());
+    EXPECT_EQ(l.take_server(), fe::describe('S', "") + fe::sync());
+  }
+  {
+    lease l{a, s};
+    l.from_client(fe::describe('S', "") + fe::sync());
+    EXPECT_EQ(l.take_server(), parse_a + fe::describe('S', "") + fe::sync());
+  }
+  {
+    // b has none, the server holds a's: closed first, so b gets PostgreSQL's own 26000.
+    lease l{b, s};
+    l.from_client(fe::bind("", "") + fe::execute("") + fe::sync());
+    EXPECT_EQ(l.take_server(), fe::close('S', "") + fe::bind("", "") + fe::execute("") + fe::sync());
+    l.from_server(be::close_complete() + pg_error("26000", "unnamed prepared statement does not exist") +
+                  be::ready_for_query('I'));
+    EXPECT_EQ(tags_of(l.take_client()), "EZ");
+    EXPECT_TRUE(l.rw.idle());
+  }
+}
+
+// The client's own Close of "" or simple Query drops its unnamed statement, as PostgreSQL does: no
+// later Bind brings it back.
+TEST(StatementRewriter, CloseOrQueryDropsTheClientsUnnamedStatement) {
+  for (const std::string& drop : {fe::close('S', "") + fe::sync(), fe::query("SELECT 1")}) {
+    client_statements a;
+    server_statements s;
+    lease l{a, s};
+    l.from_client(fe::parse("", "SELECT 'ok'") + fe::sync());
+    l.from_server(be::parse_complete() + be::ready_for_query('I'));
+    l.from_client(drop);
+    EXPECT_EQ(a.unnamed().stamp, 0u);
+    EXPECT_EQ(s.unnamed(), server_statements::no_unnamed);
+    l.take_server();
+    // Nothing to re-send and nothing on the server to close: PostgreSQL answers 26000 itself.
+    l.from_client(fe::bind("", "") + fe::execute("") + fe::sync());
+    EXPECT_EQ(tags_of(l.take_server()), "BES");
+  }
+}
+
+// A failed Parse of "" leaves the client none (PostgreSQL drops the old one first).
+TEST(StatementRewriter, FailedUnnamedParseLeavesNone) {
+  client_statements a;
+  server_statements s;
+  lease l{a, s};
+  l.from_client(fe::parse("", "SELECT 'ok'") + fe::sync());
+  l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  l.from_client(fe::parse("", "SELEC broken") + fe::sync());
+  l.from_server(pg_error("42601", "syntax error") + be::ready_for_query('I'));
+  EXPECT_EQ(a.unnamed().stamp, 0u);
+  l.take_server();
+  l.from_client(fe::bind("", "") + fe::execute("") + fe::sync());
+  EXPECT_EQ(tags_of(l.take_server()), "CBES");  // closes whatever the server may hold
+}
+
 TEST(StatementRewriter, SameNameTwoClientsDifferentTexts) {
   client_statements a, b;
   server_statements s;

@@ -1,4 +1,4 @@
-// Unit tests for the SET/RESET recogniser, the advisory-lock scan and the replay of a client's settings.
+// Unit tests for the SET/RESET recogniser and the replay of a client's settings.
 #include "pgfunnel/session/session_settings.hpp"
 
 #include <gtest/gtest.h>
@@ -54,33 +54,6 @@ TEST(SessionSql, WhatIsNotFollowed) {
   // A quoted ';' or '--' is a value, not a second statement.
   EXPECT_EQ(classify("SET myapp.note = 'a; b -- c'").kind, session_sql::set);
   EXPECT_EQ(classify("SET myapp.note = E'it\\'s'").kind, session_sql::set);
-}
-
-TEST(SessionSql, AdvisoryLocksAndUnsupportedFeatures) {
-  EXPECT_TRUE(classify("SELECT pg_advisory_lock(72707369)").advisory_lock);
-  EXPECT_TRUE(classify("select PG_TRY_ADVISORY_LOCK(1, 2)").advisory_lock);
-  EXPECT_TRUE(classify("SELECT pg_advisory_lock_shared(1)").advisory_lock);
-  EXPECT_FALSE(classify("SELECT pg_advisory_xact_lock(1)").advisory_lock);  // ends with the transaction
-  EXPECT_TRUE(classify("SELECT pg_advisory_unlock(72707369)").advisory_unlock);
-  EXPECT_TRUE(classify("SELECT pg_advisory_unlock_all()").advisory_unlock);
-  EXPECT_TRUE(scan_session_features("SELECT pg_advisory_lock($1)").advisory_lock);
-
-  EXPECT_EQ(classify("LISTEN jobs").unsupported, "LISTEN");
-  EXPECT_EQ(classify("PREPARE q AS SELECT 1").unsupported, "SQL PREPARE");
-  EXPECT_EQ(classify("DECLARE c CURSOR WITH HOLD FOR SELECT 1").unsupported, "a WITH HOLD cursor");
-  EXPECT_TRUE(classify("SELECT 1").unsupported.empty());
-}
-
-// The scan folds ASCII case itself and tries only positions where the first letter matches.
-TEST(SessionSql, FeatureScanEdges) {
-  EXPECT_TRUE(scan_session_features("pg_advisory_lock(1)").advisory_lock);                    // at the start
-  EXPECT_TRUE(scan_session_features("SELECT 1; SELECT Pg_Advisory_Unlock").advisory_unlock);  // at the end
-  EXPECT_FALSE(scan_session_features("SELECT pg_advisory_loc").advisory_lock);                // cut short
-  EXPECT_FALSE(scan_session_features("pg_").advisory_lock);                                   // shorter than the word
-  EXPECT_FALSE(scan_session_features("").advisory_lock);
-  EXPECT_TRUE(scan_session_features("SELECT ppg_advisory_lock(1)").advisory_lock);  // a repeated first letter
-  EXPECT_EQ(classify("declare c cursor WITH HOLD for select 1").unsupported, "a WITH HOLD cursor");
-  EXPECT_TRUE(classify("SELECT 'with  hold'").unsupported.empty());  // two spaces: not the phrase
 }
 
 TEST(SessionSettings, ApplyAndReplay) {
