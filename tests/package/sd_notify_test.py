@@ -79,7 +79,7 @@ def main():
         root, command = None, [sys.argv[2]]
     else:
         root = sys.argv[1]
-        command = ["chroot", root, "/usr/bin/pgfunnel"]
+        command = ["/usr/sbin/chroot", root, "/usr/bin/pgfunnel"]  # chroot execs: the pid is pgfunnel's
     # A path socket, as systemd's /run/systemd/notify; inside the chroot when there is one.
     directory = os.path.join(root, "run") if root else f"/tmp/pgfunnel-notify-{os.getpid()}"
     os.makedirs(directory, exist_ok=True)
