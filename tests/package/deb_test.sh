@@ -44,7 +44,8 @@ check "pgfunnel --check-config /etc/pgfunnel/pgfunnel.yaml in the root" sh -c \
 check "the man page is --help's (names --check-config FILE)" sh -c \
   "MANWIDTH=100 man -P cat -l '$root/usr/share/man/man1/pgfunnel.1.gz' 2>/dev/null | grep -q 'check-config \\[FILE\\]'"
 
-# systemd's own checker on the unit as installed: directives, ExecStart binaries, Documentation=man:.
+# systemd's own checker on the unit as installed: directives and ExecStart binaries (--man=no: the
+# host's man cannot see the root's page; the man page check above reads it).
 unit=$root/usr/lib/systemd/system/pgfunnel.service
 # shellcheck disable=SC2016 # $MAINPID is the unit's text, for systemd to expand
 for directive in Type=notify 'ExecReload=/bin/kill -HUP $MAINPID' KillSignal=SIGTERM DynamicUser=yes \
