@@ -46,7 +46,8 @@ std::string help_text(std::string_view program, std::span<const flag_spec> extra
       "\nSignals: SIGHUP reloads; SIGINT exits once no server is leased; SIGTERM exits once every\n"
       "client has left (both within shutdown_timeout); a second signal or SIGQUIT exits at once;\n"
       "SIGUSR1 pauses every pool, SIGUSR2 resumes them. SIGPIPE is ignored: a peer that went away\n"
-      "ends only its own connection.\n";
+      "ends only its own connection.\n"
+      "Under systemd (Type=notify), READY=1 goes to $NOTIFY_SOCKET once the listeners are bound.\n";
   return out;
 }
 
