@@ -38,7 +38,8 @@ int main(int argc, char** argv) {
   // (Asio and net::make_socket_bio send with MSG_NOSIGNAL); the log and the standard streams do.
   std::signal(SIGPIPE, SIG_IGN);
   std::vector<config::diagnostic> errors;
-  const config::cli_args cli = config::parse_command_line(argc, argv, errors);
+  config::cli_args cli = config::parse_command_line(argc, argv, errors);
+  config::take_config_argument(cli, errors);
   if (cli.help) {
     std::cout << config::help_text("pgfunnel");
     return 0;
@@ -50,10 +51,6 @@ int main(int argc, char** argv) {
   if (!errors.empty()) {
     print_diagnostics(errors, "");
     std::cerr << "pgfunnel: see pgfunnel --help\n";
-    return 2;
-  }
-  if (!cli.positional.empty()) {
-    std::cerr << "pgfunnel: unexpected argument '" << cli.positional.front() << "' (see pgfunnel --help)\n";
     return 2;
   }
   const config::load_result loaded = config::load(cli, config::from_environ());

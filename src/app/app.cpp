@@ -3,8 +3,10 @@
 
 #include <boost/asio/signal_set.hpp>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
+#include "pgfunnel/app/sd_notify.hpp"
 #include "pgfunnel/config/keys.hpp"
 #include "pgfunnel/http/server.hpp"
 #include "pgfunnel/log/log.hpp"
@@ -24,7 +26,7 @@ std::string endpoint_text(const net::tcp::endpoint& e) {
   return a.is_v6() ? fmt::format("[{}]:{}", a.to_string(), e.port()) : fmt::format("{}:{}", a.to_string(), e.port());
 }
 // SIGHUP / RELOAD: read the configuration again and apply it; a bad file changes nothing.
-void reload(proxy::proxy_context& context, const config_source& source) {
+void apply_reload(proxy::proxy_context& context, const config_source& source) {
   if (!source) {
     log::warn("reload: this process has no configuration source to read again");
     return;
@@ -62,6 +64,13 @@ void reload(proxy::proxy_context& context, const config_source& source) {
             applied, applied == 1 ? "" : "s");
 }
 
+// systemd (Type=notify) hears of the reload and, whatever its outcome, that we serve again.
+void reload(proxy::proxy_context& context, const config_source& source) {
+  sd_notify(reloading_state());
+  apply_reload(context, source);
+  sd_notify("READY=1");
+}
+
 // Graceful shutdown: listeners closed and /readyz unready at once, then the process waits for what
 // the signal asks (no leased server, or no client) up to shutdown_timeout.
 class shutdown_control {
@@ -80,6 +89,7 @@ class shutdown_control {
       return;
     }
     started_ = true;
+    sd_notify("STOPPING=1");
     what_ = what;
     context_.draining = true;
     // SIGINT is PgBouncer's PAUSE + SHUTDOWN: no new transaction starts, so servers come free.
@@ -98,6 +108,8 @@ class shutdown_control {
   }
 
   void stop_now() {
+    if (!started_) sd_notify("STOPPING=1");  // SIGQUIT: no drain came first
+    started_ = true;
     context_.draining = true;
     for (auto& a : acceptors_) {
       boost::system::error_code ignored;
@@ -251,6 +263,8 @@ int run(std::shared_ptr<const config::settings> settings, config_source reload_s
   signals.add(SIGUSR1);
   signals.add(SIGUSR2);
   watch_signals(signals, *context, shutdown, reload_source);
+  // Every listener is bound and the signals are watched: systemd may now start what needs us.
+  sd_notify(fmt::format("READY=1\nMAINPID={}\nSTATUS=serving {}", ::getpid(), settings->upstream.redacted()));
 
   std::vector<std::thread> threads;
   for (unsigned i = 1; i < settings->workers; ++i) threads.emplace_back([&io] { io.run(); });

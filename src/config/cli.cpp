@@ -108,6 +108,19 @@ cli_args parse_command_line(int argc, char** argv, std::vector<diagnostic>& erro
   return parse_command_line(args, errors, extra_flags);
 }
 
+void take_config_argument(cli_args& cli, std::vector<diagnostic>& errors) {
+  if (cli.positional.empty()) return;
+  for (std::size_t i = 1; i < cli.positional.size(); ++i)
+    errors.push_back({cli.positional[i], "", "unexpected argument (one FILE at most; see --help)"});
+  const std::string& file = cli.positional.front();
+  if (cli.config_path) {
+    errors.push_back({file, "", fmt::format("a second config file (--config {} was given; see --help)", *cli.config_path)});
+    return;
+  }
+  cli.config_path = file;
+  cli.positional.clear();
+}
+
 void apply_env(const environment& env, settings& s, source_map& sources, std::vector<diagnostic>& errors,
                std::vector<diagnostic>& warnings) {
   std::vector<std::string> names{std::string(config_env)};

@@ -17,10 +17,11 @@ std::string option_line(std::string_view left, std::string_view help) {
 }  // namespace
 
 std::string help_text(std::string_view program, std::span<const flag_spec> extra_flags) {
-  std::string out = fmt::format("Usage: {} [OPTIONS]\n\npgfunnel, a PostgreSQL connection pooler.\n\n", program);
+  std::string out = fmt::format("Usage: {0} [OPTIONS] [FILE]\n       {0} --check-config [OPTIONS] [FILE]\n\n"
+      "pgfunnel, a PostgreSQL connection pooler.\nFILE is the YAML configuration file, as --config FILE.\n\n", program);
   out += "Options:\n";
   out += option_line("--config FILE", "YAML configuration file (env PGFUNNEL_CONFIG)");
-  out += option_line("--check-config", "Load and check the configuration, print the effective settings, exit");
+  out += option_line("--check-config [FILE]", "Load and check the configuration, print the effective settings, exit");
   out += option_line("--version", "Print the version and exit");
   out += option_line("-h, --help", "Print this help and exit");
   for (const auto& f : extra_flags)
@@ -45,7 +46,8 @@ std::string help_text(std::string_view program, std::span<const flag_spec> extra
       "\nSignals: SIGHUP reloads; SIGINT exits once no server is leased; SIGTERM exits once every\n"
       "client has left (both within shutdown_timeout); a second signal or SIGQUIT exits at once;\n"
       "SIGUSR1 pauses every pool, SIGUSR2 resumes them. SIGPIPE is ignored: a peer that went away\n"
-      "ends only its own connection.\n";
+      "ends only its own connection.\n"
+      "Under systemd (Type=notify), READY=1 goes to $NOTIFY_SOCKET once the listeners are bound.\n";
   return out;
 }
 

@@ -59,8 +59,8 @@ struct setting_flag {
 };
 
 struct cli_args {
-  std::optional<std::string> config_path;  // --config FILE
-  bool check_config = false;               // --check-config
+  std::optional<std::string> config_path;  // --config FILE, or the one positional FILE
+  bool check_config = false;               // --check-config [FILE]
   bool version = false;                    // --version
   bool help = false;                       // --help / -h
   std::vector<setting_flag> settings;      // in command-line order; a later one wins
@@ -75,6 +75,10 @@ cli_args parse_command_line(int argc, char** argv, std::vector<diagnostic>& erro
 // Same, without the program name (handy in tests).
 cli_args parse_command_line(const std::vector<std::string>& args, std::vector<diagnostic>& errors,
                             std::span<const flag_spec> extra_flags = {});
+// PgBouncer's `pgbouncer FILE` and nginx's `-t` habits: one positional word is the config file
+// (`pgfunnel FILE`, `pgfunnel --check-config FILE`). More words, or a positional FILE as well as
+// --config, are errors. For pgfunnel itself, which has no commands.
+void take_config_argument(cli_args& cli, std::vector<diagnostic>& errors);
 
 struct load_result {
   settings value;                       // meaningful only when ok()

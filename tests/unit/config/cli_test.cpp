@@ -79,6 +79,52 @@ TEST(Cli, FlagErrors) {
                                             HasSubstr("-x: unknown option"), "--log-level: needs a value"));
 }
 
+// pgfunnel's own command line: PgBouncer's positional FILE and nginx's -t habit.
+cli_args parse_main(const std::vector<std::string>& args, std::vector<diagnostic>& errors) {
+  cli_args cli = parse(args, errors);
+  take_config_argument(cli, errors);
+  return cli;
+}
+
+TEST(Cli, PositionalFileIsTheConfigFile) {
+  std::vector<diagnostic> errors;
+  const auto plain = parse_main({"/etc/pgfunnel/pgfunnel.yaml"}, errors);
+  EXPECT_EQ(plain.config_path, "/etc/pgfunnel/pgfunnel.yaml");
+  EXPECT_FALSE(plain.check_config);
+  EXPECT_TRUE(plain.positional.empty());
+  const auto check = parse_main({"--check-config", "config/pgfunnel.yaml"}, errors);
+  EXPECT_EQ(check.config_path, "config/pgfunnel.yaml");
+  EXPECT_TRUE(check.check_config);
+  // Flags go on either side of FILE, and "--" lets a file name start with a dash.
+  const auto mixed = parse_main({"--pool-size", "3", "a.yaml", "--check-config"}, errors);
+  EXPECT_EQ(mixed.config_path, "a.yaml");
+  EXPECT_TRUE(mixed.check_config);
+  EXPECT_EQ(parse_main({"--", "-odd.yaml"}, errors).config_path, "-odd.yaml");
+  EXPECT_TRUE(errors.empty()) << errors.front().to_string();
+  // Nothing positional: the path stays unset, for PGFUNNEL_CONFIG to fill.
+  EXPECT_FALSE(parse_main({"--check-config"}, errors).config_path.has_value());
+  EXPECT_TRUE(errors.empty());
+}
+
+TEST(Cli, PositionalFileErrors) {
+  std::vector<diagnostic> errors;
+  parse_main({"a.yaml", "b.yaml", "c.yaml"}, errors);
+  EXPECT_THAT(messages(errors), ElementsAre("b.yaml: unexpected argument (one FILE at most; see --help)",
+                                            "c.yaml: unexpected argument (one FILE at most; see --help)"));
+  errors.clear();
+  const auto both = parse_main({"--config", "a.yaml", "b.yaml"}, errors);
+  EXPECT_THAT(messages(errors), ElementsAre("b.yaml: a second config file (--config a.yaml was given; see --help)"));
+  EXPECT_EQ(both.config_path, "a.yaml");
+}
+
+TEST(Cli, PositionalFileIsLoaded) {
+  std::vector<diagnostic> errors;
+  const auto cli = parse_main({"--check-config", std::string(PGFUNNEL_SOURCE_DIR) + "/config/pgfunnel.yaml"}, errors);
+  const auto r = load(cli, environment());
+  ASSERT_TRUE(r.ok()) << r.errors.front().to_string();
+  EXPECT_EQ(r.config_path, std::string(PGFUNNEL_SOURCE_DIR) + "/config/pgfunnel.yaml");
+}
+
 TEST(Cli, ExtraFlagsForMain) {
   const flag_spec extra[] = {{"foreground", false, "", "Stay in the foreground"},
                              {"pg-bin", true, "DIR", "PostgreSQL binaries for dev"}};
@@ -168,7 +214,8 @@ TEST(Cli, UsersFlag) {
 
 TEST(Cli, HelpListsEverySetting) {
   const std::string help = help_text("pgfunnel");
-  EXPECT_THAT(help, HasSubstr("Usage: pgfunnel"));
+  EXPECT_THAT(help, HasSubstr("Usage: pgfunnel [OPTIONS] [FILE]"));
+  EXPECT_THAT(help, HasSubstr("--check-config [FILE]"));
   for (std::string_view f : {"--config FILE", "--check-config", "--version", "--help"})
     EXPECT_THAT(help, HasSubstr(f));
   for (const auto& k : keys()) {
