@@ -34,7 +34,7 @@ const char* dashes[] = {"", "6 3", "2 2", "8 3 2 3", "1 4", "10 4", "4 4"};
 // One chart: x is seconds, y from 0 to the largest value (or the reference line, e.g. max_connections).
 std::string chart(const std::string& title, const std::string& unit, const std::vector<line>& lines, double ref = -1,
                   const std::string& ref_label = "") {
-  const double W = 760, H = 260, L = 60, R = 180, T = 30, B = 36;
+  const double W = 800, H = 260, L = 60, R = 230, T = 30, B = 36;
   double xmax = 1, ymax = std::max(1.0, ref);
   for (const auto& l : lines)
     for (auto [x, y] : l.pts) { xmax = std::max(xmax, x); ymax = std::max(ymax, y); }
