@@ -179,6 +179,7 @@ class engine {
   }
 
   void start_request(instance& i, int loop) {
+    if (o_.requests > 0 && r_.attempts >= o_.requests) return;  // --requests counts attempts, exactly
     auto* rq = new request;
     rq->inst = &i;
     rq->arrived = now();
