@@ -62,6 +62,18 @@ const std::vector<flag>& flags() {
       {"--client", "singleton|per-request", "singleton: one client per instance with a pool of --instance-pool "
                                             "connections (the default); per-request: a new connection per request",
        [](options& o, const std::string& v) { if (v != "singleton" && v != "per-request") fail("--client: singleton or per-request, got '" + v + "'"); o.client = v; }},
+      {"--clients", "MODE,MODE", "run every target once per client mode (e.g. per-request,singleton), in that order, "
+                                 "named TARGET/MODE",
+       [](options& o, const std::string& v) {
+         o.clients.clear();
+         for (size_t b = 0; b <= v.size();) {
+           const size_t e = std::min(v.find(',', b), v.size());
+           const std::string m = v.substr(b, e - b);
+           if (m != "singleton" && m != "per-request") fail("--clients: singleton or per-request, got '" + m + "'");
+           o.clients.push_back(m);
+           b = e + 1;
+         }
+       }},
       {"--instance-pool", "K", "connections in a singleton client's pool (default num_cpus*2+1, Prisma's default)",
        [](options& o, const std::string& v) { o.instance_pool = static_cast<long>(number("--instance-pool", v)); if (o.instance_pool < 1) fail("--instance-pool must be at least 1"); }},
       {"--cold-start", "MS", "delay before a new instance creates its client (default 100)",

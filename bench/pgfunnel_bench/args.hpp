@@ -12,6 +12,7 @@ struct options {
   std::vector<target> targets;
   std::string admin_url, console_url = "auto";
   std::string client = "singleton";  // or per-request
+  std::vector<std::string> clients;   // --clients: every target once per mode
   long instance_pool = 0;             // 0: num_cpus*2+1, Prisma's default
   double cold_start_ms = 100, lifetime_s = 10, interval_ms = 0;
   double rate = 0;                    // open loop, requests/s

@@ -28,7 +28,7 @@ std::string f(double v) {
   return b;
 }
 
-const char* colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
+const char* colours[] = {"#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"};
 const char* dashes[] = {"", "6 3", "2 2", "8 3 2 3", "1 4", "10 4", "4 4"};
 
 // One chart: x is seconds, y from 0 to the largest value (or the reference line, e.g. max_connections).
@@ -108,7 +108,7 @@ bool write_html(const std::string& file, const options& o, const std::vector<run
   h << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>pgfunnel-bench report</title>\n<style>body{font-family:"
        "sans-serif;margin:24px;color:#222}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;"
        "text-align:right}th:first-child,td:first-child{text-align:left}svg{display:block;margin:12px 0}</style></head><body>\n"
-    << "<h1>pgfunnel-bench</h1>\n<p>client " << esc(o.client) << " (pool " << o.instance_pool << "), workload "
+    << "<h1>pgfunnel-bench</h1>\n<p>singleton pool " << o.instance_pool << ", workload "
     << esc(o.workload) << ", seed " << o.seed << ", duration " << f(o.duration_s) << " s, cold start " << f(o.cold_start_ms)
     << " ms, lifetime " << f(o.lifetime_s) << " s</p>\n<table><tr><th>target</th><th>instances</th><th>attempts</th><th>ok"
        "</th><th>failed</th><th>53300</th><th>query_wait_timeout</th><th>p99 ms</th><th>backends peak</th></tr>\n";

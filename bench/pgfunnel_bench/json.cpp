@@ -44,7 +44,7 @@ bool write_json(const std::string& file, const options& o, const std::vector<run
     << ", \"duration_s\": " << num(o.duration_s) << ", \"think_ms\": " << num(o.think_ms) << "},\n  \"targets\": [\n";
   for (size_t n = 0; n < runs.size(); ++n) {
     const run_result& r = runs[n];
-    j << "    {\"name\": " << esc(r.name) << ", \"url\": " << esc(redact(r.url)) << ",\n     \"instances\": "
+    j << "    {\"name\": " << esc(r.name) << ", \"client\": " << esc(r.client) << ", \"url\": " << esc(redact(r.url)) << ",\n     \"instances\": "
       << r.instances_started << ", \"attempts\": " << r.attempts << ", \"successes\": " << r.successes
       << ", \"failures\": " << r.failures << ", \"elapsed_s\": " << num(r.elapsed_s)
       << ", \"throughput\": " << num(r.elapsed_s > 0 ? r.successes / r.elapsed_s : 0) << ",\n     \"failures_by_kind\": {";

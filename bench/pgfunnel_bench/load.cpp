@@ -70,6 +70,7 @@ class engine {
   engine(const options& o, const target& t) : o_(o), w_(o), rng_(o.seed) {
     r_.name = t.name;
     r_.url = t.url;
+    r_.client = o.client;
     url_ = t.url;
     // Arrival times drawn up front from the seed, so every target gets the same load.
     for (const auto& b : o.bursts)

@@ -29,7 +29,7 @@ struct second {
 };
 
 struct run_result {
-  std::string name, url;
+  std::string name, url, client;
   long attempts = 0, successes = 0, failures = 0, instances_started = 0;
   std::array<long, kind_count> by_kind{};
   std::map<std::pair<std::string, std::string>, long> errors;  // (sqlstate, message) -> count

@@ -23,6 +23,7 @@ void print_table(const std::vector<run_result>& runs) {
     rows.emplace_back(name, cells);
   };
   row("", [](const run_result& r) { return r.name; });
+  row("client", [](const run_result& r) { return r.client; });
   row("instances", [](const run_result& r) { return std::to_string(r.instances_started); });
   row("attempts", [](const run_result& r) { return std::to_string(r.attempts); });
   row("successes", [](const run_result& r) { return std::to_string(r.successes); });
