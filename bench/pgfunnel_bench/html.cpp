@@ -29,6 +29,11 @@ std::string f(double v) {
 }
 
 const char* colours[] = {"#d62728", "#ff7f0e", "#1f77b4", "#2ca02c", "#9467bd", "#8c564b"};
+// Legend-sized names of the failure kinds.
+const char* short_kind(int k) {
+  static const char* n[] = {"53300", "query_wait_timeout", "connect_timeout", "08006", "pool_timeout", "request_timeout", "other"};
+  return n[k];
+}
 const char* dashes[] = {"", "6 3", "2 2", "8 3 2 3", "1 4", "10 4", "4 4"};
 
 // One chart: x is seconds, y from 0 to the largest value (or the reference line, e.g. max_connections).
@@ -87,7 +92,7 @@ bool write_html(const std::string& file, const options& o, const std::vector<run
     const std::string c = colours[n % 6];
     line t{r.name, c, "", {}}, p50{r.name + " p50", c, "2 2", {}}, p99{r.name + " p99", c, "", {}}, b{r.name, c, "", {}};
     std::vector<line> e;
-    for (int k = 0; k < kind_count; ++k) e.push_back({r.name + " " + kind_name(k), c, dashes[k], {}});
+    for (int k = 0; k < kind_count; ++k) e.push_back({r.name + " " + short_kind(k), c, dashes[k], {}});
     for (size_t i = 0; i < r.series.size(); ++i) {
       const second& s = r.series[i];
       const double x = static_cast<double>(i + 1);
