@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # CI test: a small pgfunnel-bench --compare (direct vs pgfunnel, max_connections 20, 200 instances) and its JSON's promises.
+# Generous client timeouts: the ASan phase runs it against a Debug+ASan pgfunnel on a shared box.
 # Usage: compare_test.sh PGFUNNEL PGFUNNEL_BENCH OUT_DIR   (writes OUT_DIR/compare.{json,html,log})
 set -euo pipefail
 # shellcheck source=../lib.sh
@@ -22,7 +23,7 @@ FUNNEL_EXTRA_ARGS="--admin-users app" start_pgfunnel "$FUNNEL_PORT" "$POOL" 6000
 url() { echo "postgres://$1@127.0.0.1:$2/postgres?sslmode=disable"; }
 "$BENCH" --compare direct="$(url app:app "$PGPORT")" pgfunnel="$(url app:app "$FUNNEL_PORT")" \
   --admin-url "$(url postgres:postgres "$PGPORT")" --client per-request --burst 200@0 --cold-start 50 \
-  --instance-lifetime 2 --interval 20 --duration 3 --seed 7 --json "$OUT/compare.json" --report "$OUT/compare.html"
+  --instance-lifetime 2 --interval 20 --duration 3 --seed 7 --connect-timeout 60 --request-timeout 60 --json "$OUT/compare.json" --report "$OUT/compare.html"
 
 /usr/bin/python3 - "$OUT/compare.json" "$POOL" <<'PY'
 import json, sys
