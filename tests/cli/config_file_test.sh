@@ -25,7 +25,7 @@ printf 'pool_size: [\n' >"$tmp/broken.yaml"
 
 check "--check-config FILE" 0 "configuration OK ($src/config/pgfunnel.yaml)" -- \
   "$exe" --check-config "$src/config/pgfunnel.yaml"
-check "FILE --check-config" 0 "pool_size                = 7  # $tmp/small.yaml:1" -- \
+check "FILE --check-config" 0 "pool_size                 = 7  # $tmp/small.yaml:1" -- \
   "$exe" "$tmp/small.yaml" --check-config
 check "--config FILE still works" 0 "configuration OK ($tmp/small.yaml)" -- \
   "$exe" --check-config --config "$tmp/small.yaml"
