@@ -71,6 +71,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   // Both halves may owe the client bytes: one write at a time, in order; a second writer queues.
   net::awaitable<net::error_code> write_client(std::string_view bytes);
   void note_client_sql(std::uint8_t tag, protocol::byte_span body);
+  void apply_committed_settings();
   void warn_unsupported(std::string_view feature);
   // Session-level advisory locks: count them on the server (pin while any is held), or drop them all.
   net::awaitable<void> check_advisory_pin();
@@ -100,6 +101,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::string database_;
   std::shared_ptr<pool::pool> pool_;
   session::parameter_set params_;  // what the client has been told (and asked for)
+  session::parameter_set startup_;  // its startup values: what RESET goes back to
   session::client_statements statements_;  // its named prepared statements, across leases
   session::session_settings settings_;     // its SQL-level SETs, replayed on every lease
   std::vector<std::string_view> warned_features_;  // unsupported features already logged once
