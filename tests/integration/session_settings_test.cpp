@@ -185,5 +185,25 @@ TEST_F(SessionSettings, ASetTheNextServerRefusesIsReportedNotFatal) {
   EXPECT_EQ(a.value("SELECT 42"), "42");
 }
 
+// Through the extended protocol (pgjdbc sends every statement so) a SET is not followed, but it must
+// not reach another client either: the server it ran on is not reused.
+TEST_F(SessionSettings, ExtendedProtocolSetsDoNotLeak) {
+  pq_conn a = pooled(), bystander = pooled(), fresh_direct = direct();
+  ASSERT_TRUE(a.ok() && bystander.ok() && fresh_direct.ok());
+  const std::string clean = fresh_direct.value(kState);
+  for (const char* sql : {"SET ROLE sst_reader", "SET work_mem = '5MB'", "SELECT set_config('sst.a', 'x', false)"}) {
+    ASSERT_TRUE(a.exec_params(sql, {}).ok) << sql;
+    on_both_servers(2, [&](int) { EXPECT_EQ(bystander.value(kState), clean) << sql << "\n" << log_text(); });
+  }
+  // SET LOCAL, the common extended-protocol SET, ends with its transaction: the server stays in use.
+  pq_conn local = pooled();
+  ASSERT_TRUE(local.ok());
+  ASSERT_TRUE(local.exec("BEGIN").ok);
+  ASSERT_TRUE(local.exec_params("SET LOCAL work_mem = '5MB'", {}).ok);
+  const std::string pid = local.value("SELECT pg_backend_pid()");
+  ASSERT_TRUE(local.exec("COMMIT").ok);
+  EXPECT_EQ(shared_pg().query_value("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid), "1");
+}
+
 }  // namespace
 }  // namespace pgfunnel::test
