@@ -92,7 +92,10 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
     // CommandComplete: one statement done (its tag says which transaction end it was).
     const auto *p = reinterpret_cast<const char *>(body.data());
     const std::string_view text(p, body.size());
-    lease_->settings.on_statement_done(text.substr(0, text.find('\0')));
+    const std::string_view command = text.substr(0, text.find('\0'));
+    if (!lease_->settings.on_statement_done(command) && extended_settings_ &&
+        (command == "SET" || command == "RESET" || command == "DISCARD ALL"))
+      server_dirty_ = true;  // a prepared SET of this client's ran here (see note_extended_settings)
   } else if (tag == 'I') {
     lease_->settings.on_statement_done({});  // EmptyQueryResponse
   } else if (tag == 'E') {

@@ -481,6 +481,25 @@ struct statement_reader {
 
 }  // namespace
 
+bool may_change_settings(std::string_view sql) noexcept {
+  if (mentions_word(sql, "set_config")) return true;
+  std::size_t i = 0;
+  bool open = false;
+  // Past whitespace and comments to the first word.
+  while (i < sql.size()) {
+    if (std::isspace(static_cast<unsigned char>(sql[i]))) {
+      ++i;
+    } else if ((sql[i] == '-' || sql[i] == '/') && i + 1 < sql.size() && (sql[i + 1] == '-' || sql[i + 1] == '*')) {
+      if (!skip_quoted(sql, i, open)) break;
+    } else {
+      break;
+    }
+  }
+  sql_cursor c{sql, i};
+  if (c.keyword("set") || c.keyword("reset") || c.keyword("discard")) return true;
+  return false;
+}
+
 session_sql scan_session_features(std::string_view sql) {
   session_sql out;
   scan_features(sql, out);

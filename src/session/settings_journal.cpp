@@ -6,17 +6,16 @@
 namespace pgfunnel::session {
 
 void settings_journal::on_query(session_sql sql, std::uint32_t owed_before) {
-  if (sql.changes.empty() && !wants_transaction_control()) return;
   // Replies to earlier requests recorded here are counted from their own entries.
   for (const auto &q : queries_) owed_before -= std::min(owed_before, q.owed_before + 1);
   queries_.push_back(query{std::move(sql), owed_before, 0, false});
 }
 
-void settings_journal::on_statement_done(std::string_view tag) {
+bool settings_journal::on_statement_done(std::string_view tag) {
   if (queries_.empty() || queries_.front().owed_before > 0) {
     // A statement not read here: an Execute of the extended protocol. Its tag
     // still says whether it ended the transaction.
-    if (levels_.empty()) return;
+    if (levels_.empty()) return false;
     if (tag == "COMMIT") {
       if (failed_)
         drop_all();
@@ -27,12 +26,13 @@ void settings_journal::on_statement_done(std::string_view tag) {
     } else if (tag == "SAVEPOINT" || tag == "RELEASE") {
       uncertain_ = true;  // which savepoint is not known
     }
-    return;
+    return false;
   }
   query &q = queries_.front();
   const std::uint32_t index = q.done++;
   for (const auto &c : q.sql.changes)
     if (c.statement == index) apply(c);
+  return true;
 }
 
 void settings_journal::apply(const setting_change &c) {
@@ -104,8 +104,11 @@ void settings_journal::on_ready_for_query(protocol::transaction_status status) {
       --q.owed_before;
     } else {
       // Every statement answered, or an error ended the query early.
-      if (!failed_ && q.sql.statements != 0 && q.done != q.sql.statements) uncertain_ = true;
-      if (q.sql.statements == 0 && !q.sql.changes.empty()) uncertain_ = true;
+      // Replies that do not match the statements read: which changes ran is not known. (Only
+      // when there are changes: a query of another dialect, say standard_conforming_strings off,
+      // may split differently and harms nothing else.)
+      const bool matters = !q.sql.changes.empty() || !levels_.empty();
+      if (matters && (q.sql.statements == 0 || (!failed_ && q.done != q.sql.statements))) uncertain_ = true;
       queries_.erase(queries_.begin());
     }
   }

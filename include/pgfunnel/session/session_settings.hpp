@@ -62,6 +62,11 @@ struct session_sql {
 session_sql classify_session_sql(std::string_view sql, bool (*tracked)(std::string_view) noexcept,
                                  bool transaction_control = true);
 
+// Whether a text may change a setting for the session: its first word is SET,
+// RESET or DISCARD, or it names set_config. Cheap enough for every Parse; only
+// then is it worth classifying.
+bool may_change_settings(std::string_view sql) noexcept;
+
 // Only the advisory-lock and unsupported-feature parts, for a Parse's query
 // text (extended protocol SETs are not followed: drivers send SET as simple
 // queries).

@@ -16,19 +16,24 @@ namespace pgfunnel::session {
 // in the open transaction, per savepoint, until COMMIT makes them the session's
 // (ROLLBACK, ROLLBACK TO and a failed transaction drop them; RELEASE keeps them
 // in the enclosing level). A SET outside a transaction block commits with its
-// request's ReadyForQuery. Requests without changes are not recorded at all
-// while nothing is pending.
+// request's ReadyForQuery.
 class settings_journal {
  public:
   // Whether the next Query needs its transaction control read (see
   // classify_session_sql): something is pending or on its way.
-  bool wants_transaction_control() const noexcept { return !levels_.empty() || !queries_.empty(); }
+  bool wants_transaction_control() const noexcept {
+    if (!levels_.empty()) return true;
+    for (const auto &q : queries_)
+      if (!q.sql.changes.empty()) return true;
+    return false;
+  }
   // A simple Query went to the server. `owed_before`: ReadyForQuery messages
-  // the server owes for requests sent before it. Ignored when it changes
-  // nothing and nothing is pending.
+  // the server owes for requests sent before it.
   void on_query(session_sql sql, std::uint32_t owed_before);
-  // Server replies: CommandComplete (its tag), EmptyQueryResponse (tag ""), ErrorResponse, ReadyForQuery.
-  void on_statement_done(std::string_view tag);
+  // Server replies: CommandComplete (its tag), EmptyQueryResponse (tag ""),
+  // ErrorResponse, ReadyForQuery. False: the statement was not a simple
+  // Query's (an Execute of the extended protocol).
+  bool on_statement_done(std::string_view tag);
   void on_error() noexcept { failed_ = true; }
   void on_ready_for_query(protocol::transaction_status status);
 

@@ -129,6 +129,18 @@ TEST(SessionSql, EveryStatementOfAQuery) {
   EXPECT_TRUE(none("COMMIT PREPARED 'x'"));
 }
 
+TEST(SessionSql, MayChangeSettingsIsACheapFirstLook) {
+  EXPECT_TRUE(may_change_settings("SET ROLE x"));
+  EXPECT_TRUE(may_change_settings("  /* c */ -- d\n reset all"));
+  EXPECT_TRUE(may_change_settings("DISCARD ALL"));
+  EXPECT_TRUE(may_change_settings("SELECT set_config($1, $2, false)"));
+  EXPECT_FALSE(may_change_settings("SELECT 1"));
+  EXPECT_FALSE(may_change_settings("UPDATE t SET v = 1"));
+  EXPECT_FALSE(may_change_settings("settle"));
+  EXPECT_FALSE(may_change_settings("-* SET"));  // not a comment: stops at the first character
+  EXPECT_FALSE(may_change_settings(""));
+}
+
 TEST(SessionSql, ResetAndDiscard) {
   auto s = only("RESET search_path;");
   EXPECT_EQ(s.kind, setting_change::reset);

@@ -112,7 +112,7 @@ TEST(SettingsJournal, Savepoints) {
 TEST(SettingsJournal, ExtendedProtocolTransactionEnds) {
   journal_driver d;
   d.run("BEGIN; SET myapp.a = '1'", in_tx);
-  d.j.on_statement_done("ROLLBACK");  // an Execute of a prepared ROLLBACK
+  EXPECT_FALSE(d.j.on_statement_done("ROLLBACK"));  // an Execute of a prepared ROLLBACK
   d.j.on_ready_for_query(idle);
   EXPECT_TRUE(d.j.committed().empty());
   EXPECT_FALSE(d.j.pending());
