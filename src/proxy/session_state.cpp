@@ -26,7 +26,7 @@ void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body)
     protocol::parse_message p;
     if (protocol::decode_parse(body, p)) return;
     sql = session::scan_session_features(p.query);
-    if (session::may_change_settings(p.query)) note_extended_settings(p.query);
+    note_extended_settings(p.query, !p.statement.empty());
   } else {
     std::string_view text;
     if (protocol::decode_query(body, text)) return;
@@ -42,19 +42,24 @@ void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body)
 
 // A SET prepared through the extended protocol: when and how often it runs is the portal's business,
 // so it is not followed. Its server is not reused after this lease, nor after any later one where a
-// statement of this client's that is not a simple Query completes as SET or RESET (a named statement
-// runs again on whatever server the client has then).
-void pooled_session::note_extended_settings(std::string_view query) {
-  const auto sql = session::classify_session_sql(query, &session::is_tracked_parameter, false);
+// statement of this client's that is not a simple Query completes as SET, RESET or DISCARD ALL while
+// such a statement may still exist: a named one for good, the unnamed one until the next unnamed
+// Parse replaces it (either may run again on whatever server the client has then).
+void pooled_session::note_extended_settings(std::string_view query, bool named) {
   bool changes = false;
-  for (const auto &c : sql.changes) changes = changes || !c.tracked;
-  if (!changes) return;  // SET LOCAL, a reported parameter, set_config(…, true)
-  if (!extended_settings_)
+  if (session::may_change_settings(query)) {
+    const auto sql = session::classify_session_sql(query, &session::is_tracked_parameter, false);
+    for (const auto &c : sql.changes) changes = changes || !c.tracked;
+  }
+  if (!named) unnamed_sets_ = changes;
+  if (!changes) return;  // SET LOCAL, a reported parameter, set_config(…, true), anything else
+  if (!sets_warned_)
     log::warn(log::conn_ids{id_, server_->id},
               "client prepares a session SET through the extended protocol ({}): it is not carried to the client's "
               "next server, and servers it ran on are closed instead of reused ({})",
               query.substr(0, 80), where());
-  extended_settings_ = true;
+  sets_warned_ = true;
+  if (named) named_sets_ = true;
   server_dirty_ = true;
 }
 

@@ -93,7 +93,7 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
     const auto *p = reinterpret_cast<const char *>(body.data());
     const std::string_view text(p, body.size());
     const std::string_view command = text.substr(0, text.find('\0'));
-    if (!lease_->settings.on_statement_done(command) && extended_settings_ &&
+    if (!lease_->settings.on_statement_done(command) && (named_sets_ || unnamed_sets_) &&
         (command == "SET" || command == "RESET" || command == "DISCARD ALL"))
       server_dirty_ = true;  // a prepared SET of this client's ran here (see note_extended_settings)
   } else if (tag == 'I') {

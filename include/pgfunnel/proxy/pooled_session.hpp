@@ -72,7 +72,7 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   net::awaitable<net::error_code> write_client(std::string_view bytes);
   void note_client_sql(std::uint8_t tag, protocol::byte_span body);
   void apply_committed_settings();
-  void note_extended_settings(std::string_view query);
+  void note_extended_settings(std::string_view query, bool named);
   void warn_unsupported(std::string_view feature);
   // Session-level advisory locks: count them on the server (pin while any is held), or drop them all.
   net::awaitable<void> check_advisory_pin();
@@ -105,7 +105,10 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   session::parameter_set startup_;  // its startup values: what RESET goes back to
   session::client_statements statements_;  // its named prepared statements, across leases
   session::session_settings settings_;     // its SQL-level SETs, replayed on every lease
-  bool extended_settings_ = false;  // it prepared a session SET (extended protocol): see note_extended_settings
+  // Session SETs it prepared through the extended protocol (see note_extended_settings).
+  bool named_sets_ = false;           // a named statement: for the rest of the session
+  bool unnamed_sets_ = false;         // the unnamed statement, until the next unnamed Parse
+  bool sets_warned_ = false;  // logged once
   std::vector<std::string_view> warned_features_;  // unsupported features already logged once
   std::shared_ptr<cancel_target> cancel_;
   protocol::backend_key_data cancel_key_{};
