@@ -339,6 +339,7 @@ asio::awaitable<bool> pooled_session::login_steps() {
   for (const auto& [name, value] : p.parameters)
     if (!session::is_connection_parameter(name)) wanted.set(name, value);
   for (const auto& [name, value] : wanted) params_.set(name, canonical_value(name, value, pool_->defaults()));
+  startup_ = params_;
   cancel_ = std::make_shared<cancel_target>();
   cancel_key_ = context_.cancels.add(cancel_);
 

@@ -16,26 +16,71 @@ void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body)
     protocol::parse_message p;
     if (protocol::decode_parse(body, p)) return;
     note_session_objects(p.query);
-    return;  // extended-protocol SETs are not followed: drivers send SET as simple queries
+    note_extended_settings(p.query, !p.statement.empty());
+    return;
   } else {
     std::string_view text;
     if (protocol::decode_query(body, text)) return;
     note_session_objects(text);
-    sql = session::classify_session_sql(text, &session::is_tracked_parameter);
+    sql = session::classify_session_sql(text, &session::is_tracked_parameter,
+                                        lease_->settings.wants_transaction_control());
   }
-  if (sql.kind != session::session_sql::other) {
-    // Followed only when alone and outside a transaction: then the next
-    // ReadyForQuery is its own, and its success is the session's new state.
-    if (lease_->tracker.owed_ready_for_query() == 0 && lease_->tracker.status() == protocol::transaction_status::idle &&
-        !lease_->pending_setting) {
-      lease_->pending_setting = std::move(sql);
-      lease_->pending_setting_failed = false;
-    } else {
-      log::debug(log::conn_ids{id_, server_->id},
-                 "SET inside a transaction or a pipeline is not carried to the "
-                 "client's next server: {}",
-                 sql.statement);
+  // Every statement's SETs wait in the journal for their transaction's end; the
+  // server owes ReadyForQuery for what was sent before this Query first.
+  if (tag == 'Q') lease_->settings.on_query(std::move(sql), lease_->tracker.owed_ready_for_query());
+}
+
+// A SET prepared through the extended protocol: when and how often it runs is the portal's business,
+// so it is not followed. Its server is not reused after this lease, nor after any later one where a
+// statement of this client's that is not a simple Query completes as SET, RESET or DISCARD ALL while
+// such a statement may still exist: a named one for good, the unnamed one until the next unnamed
+// Parse replaces it (either may run again on whatever server the client has then).
+void pooled_session::note_extended_settings(std::string_view query, bool named) {
+  bool changes = false;
+  if (session::may_change_settings(query)) {
+    const auto sql = session::classify_session_sql(query, &session::is_tracked_parameter, false);
+    for (const auto &c : sql.changes) changes = changes || !c.tracked;
+  }
+  if (!named) unnamed_sets_ = changes;
+  if (!changes) return;  // SET LOCAL, a reported parameter, set_config(…, true), anything else
+  if (!sets_warned_)
+    log::warn(log::conn_ids{id_, server_->id},
+              "client prepares a session SET through the extended protocol ({}): it is not carried to the client's "
+              "next server, and servers it ran on are closed instead of reused ({})",
+              query.substr(0, 80), where());
+  sets_warned_ = true;
+  if (named) named_sets_ = true;
+  server_dirty_ = true;
+}
+
+// A transaction ended (or a request's implicit one): what it committed follows
+// the client now, and this server has it.
+void pooled_session::apply_committed_settings() {
+  auto &committed = lease_->settings.committed();
+  for (const auto &c : committed) {
+    settings_.apply(c);
+    server_->settings.apply(c);
+    // RESET goes back to the session's startup value in PostgreSQL; the server's is its own
+    // login's. The client keeps its startup value, and the server is marked as differing, so
+    // the next lease's parameter sync sets it (on this server or another).
+    auto restore = [&](const std::string &name, const std::string &value) {
+      params_.set(name, value);
+      if (session::is_tracked_parameter(name)) return;  // ParameterStatus told the server's value
+      server_->params.erase(name);
+    };
+    if (c.kind == session::setting_change::reset) {
+      if (const std::string *v = startup_.find(c.name)) restore(c.name, *v);
+    } else if (c.kind == session::setting_change::reset_all || c.kind == session::setting_change::discard_all) {
+      for (const auto &[name, value] : startup_) restore(name, value);
     }
+  }
+  committed.clear();
+  if (lease_->settings.uncertain() && !server_dirty_) {
+    log::warn(log::conn_ids{id_, server_->id},
+              "client changed session state pgfunnel cannot follow (a SET it cannot replay, set_config() with "
+              "computed arguments, or savepoints of the extended protocol): server closed instead of reused ({})",
+              where());
+    server_dirty_ = true;
   }
 }
 

@@ -86,17 +86,20 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
           std::chrono::duration_cast<std::chrono::microseconds>(net::clock::now() - *busy_since_).count());
       busy_since_.reset();
     }
-    if (lease_->pending_setting) {
-      // The SET ran outside a transaction and succeeded: it now follows the
-      // client, and this server has it.
-      if (!lease_->pending_setting_failed && status == protocol::transaction_status::idle) {
-        settings_.apply(*lease_->pending_setting);
-        server_->settings.apply(*lease_->pending_setting);
-      }
-      lease_->pending_setting.reset();
-    }
+    lease_->settings.on_ready_for_query(status);
+    apply_committed_settings();
+  } else if (tag == 'C' && complete) {
+    // CommandComplete: one statement done (its tag says which transaction end it was).
+    const auto *p = reinterpret_cast<const char *>(body.data());
+    const std::string_view text(p, body.size());
+    const std::string_view command = text.substr(0, text.find('\0'));
+    if (!lease_->settings.on_statement_done(command) && (named_sets_ || unnamed_sets_) &&
+        (command == "SET" || command == "RESET" || command == "DISCARD ALL"))
+      server_dirty_ = true;  // a prepared SET of this client's ran here (see note_extended_settings)
+  } else if (tag == 'I') {
+    lease_->settings.on_statement_done({});  // EmptyQueryResponse
   } else if (tag == 'E') {
-    lease_->pending_setting_failed = true;
+    lease_->settings.on_error();
   } else if (tag == 'S' && complete) {
     protocol::parameter_status ps;
     if (!protocol::decode_parameter_status(body, ps)) {

@@ -47,8 +47,7 @@ void lease_scratch::give_back::operator()(lease_scratch* s) const noexcept {
   // Cleared now, not on take: the rewriter refers to the session's and the server's statement
   // maps, which may be gone by then.
   s->rewriter.reset();
-  s->pending_setting.reset();
-  s->pending_setting_failed = false;
+  s->settings.clear();
   s->tracker = {};
   s->in_have = s->out_have = 0;
   for (std::string* str :

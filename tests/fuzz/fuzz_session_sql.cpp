@@ -1,4 +1,4 @@
-// libFuzzer target: the SET/RESET recogniser, the session-object scan and the settings replay on arbitrary client SQL text.
+// libFuzzer target: the SET/RESET recogniser, the settings journal, the session-object scan and the settings replay on arbitrary client SQL text.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -8,6 +8,7 @@
 #include "pgfunnel/session/parameters.hpp"
 #include "pgfunnel/session/session_objects.hpp"
 #include "pgfunnel/session/session_settings.hpp"
+#include "pgfunnel/session/settings_journal.hpp"
 
 namespace s = pgfunnel::session;
 
@@ -15,19 +16,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view sql(reinterpret_cast<const char*>(data), size);
   const auto parsed = s::classify_session_sql(sql, &s::is_tracked_parameter);
   (void)s::scan_session_objects(sql);
-  if (parsed.kind == s::session_sql::set) {
-    // A followed SET is replayed inside a batch: it must be one statement, with no way to end
-    // the batch early or comment out what follows it.
-    if (parsed.statement.find("--") != std::string::npos && parsed.statement.find('\'') == std::string::npos &&
-        parsed.statement.find('"') == std::string::npos) {
-      std::fprintf(stderr, "comment in a followed SET: %s\n", parsed.statement.c_str());
-      std::abort();
-    }
-    if (parsed.name.empty()) std::abort();
-  }
   s::session_settings client, server;
-  client.apply(parsed);
-  server.apply(s::classify_session_sql("SET search_path TO x", &s::is_tracked_parameter));
+  for (const auto& c : parsed.changes) {
+    if (c.kind == s::setting_change::set) {
+      // A followed SET is replayed inside a batch: it must be one statement, with no way to end
+      // the batch early or comment out what follows it.
+      if (c.text.find("--") != std::string::npos && c.text.find('\'') == std::string::npos &&
+          c.text.find('"') == std::string::npos) {
+        std::fprintf(stderr, "comment in a followed SET: %s\n", c.text.c_str());
+        std::abort();
+      }
+      if (c.name.empty()) std::abort();
+    }
+    if (c.statement >= parsed.statements && parsed.statements != 0) std::abort();
+    client.apply(c);
+  }
+  s::settings_journal journal;
+  journal.on_query(parsed, 0);
+  for (std::uint32_t i = 0; i < parsed.statements; ++i) journal.on_statement_done("SET");
+  journal.on_ready_for_query(pgfunnel::protocol::transaction_status::idle);
+  for (const auto& c : parsed.changes)
+    if (c.kind == s::setting_change::set) server.apply(c);
   (void)client.replay_from(server);
   (void)server.replay_from(client);
   return 0;

@@ -85,6 +85,8 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   net::awaitable<void> remove_session_objects();
   void set_pinned(session::session_objects held);
   net::awaitable<void> run_server_reset_query();
+  void apply_committed_settings();
+  void note_extended_settings(std::string_view query, bool named);
   void end_lease_statements();
   // Timeouts: a NOTICE while waiting for a server, cancelling a request that runs too long.
   void start_wait_notice();
@@ -109,10 +111,15 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   std::string database_;
   std::shared_ptr<pool::pool> pool_;
   session::parameter_set params_;  // what the client has been told (and asked for)
+  session::parameter_set startup_;  // its startup values: what RESET goes back to
   session::client_statements statements_;  // its named prepared statements, across leases
   session::session_settings settings_;     // its SQL-level SETs, replayed on every lease
   session::session_objects touched_objects_ = 0;  // kinds its SQL may have created, ever
   session::session_objects warned_objects_ = 0;   // kinds logged as not kept (pin_session_objects off)
+  // Session SETs it prepared through the extended protocol (see note_extended_settings).
+  bool named_sets_ = false;    // a named statement: for the rest of the session
+  bool unnamed_sets_ = false;  // the unnamed statement, until the next unnamed Parse
+  bool sets_warned_ = false;   // logged once
   std::shared_ptr<cancel_target> cancel_;
   protocol::backend_key_data cancel_key_{};
   bool counted_ = false;

@@ -9,6 +9,7 @@
 
 #include "pgfunnel/session/prepared_statements.hpp"
 #include "pgfunnel/session/session_settings.hpp"
+#include "pgfunnel/session/settings_journal.hpp"
 #include "pgfunnel/session/stream_scanner.hpp"
 #include "pgfunnel/session/transaction_tracker.hpp"
 
@@ -36,9 +37,8 @@ struct lease_scratch {
   // be reading one at the same time.
   std::string big_in;
   std::string big_out;
-  // A SET/RESET outside a transaction, waiting for its ReadyForQuery to take effect.
-  std::optional<session_sql> pending_setting;
-  bool pending_setting_failed = false;
+  // The client's SETs of this lease, until their transaction commits or rolls back.
+  settings_journal settings;
   // The relay buffer's size: messages up to it are inspected whole, and a string grown past twice
   // that by one large message is freed rather than kept for the next lease.
   std::size_t relay_capacity;

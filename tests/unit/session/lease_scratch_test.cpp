@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bytes.hpp"
+#include "pgfunnel/session/parameters.hpp"
 
 namespace pgfunnel::test {
 namespace {
@@ -38,8 +39,7 @@ TEST(LeaseScratch, GivenBackScratchIsReusedOnTheSameThreadAsNew) {
     s->to_server = "to server";
     s->synthetic = "synthetic";
     s->in_scratch.assign(1000, 'i');
-    s->pending_setting.emplace();
-    s->pending_setting_failed = true;
+    s->settings.on_query(session::classify_session_sql("BEGIN; SET work_mem = '7MB'", &session::is_tracked_parameter), 0);
     session::client_statements client;
     session::server_statements server;
     s->rewriter.emplace(client, server);
@@ -57,8 +57,7 @@ TEST(LeaseScratch, GivenBackScratchIsReusedOnTheSameThreadAsNew) {
   EXPECT_TRUE(again->in_scratch.empty());
   EXPECT_GE(again->in_scratch.capacity(), 1000u) << "a small buffer's capacity is kept for the next lease";
   EXPECT_FALSE(again->rewriter.has_value());
-  EXPECT_FALSE(again->pending_setting.has_value());
-  EXPECT_FALSE(again->pending_setting_failed);
+  EXPECT_FALSE(again->settings.wants_transaction_control());
   EXPECT_TRUE(again->client_scan.at_boundary());
   EXPECT_TRUE(again->server_scan.at_boundary());
 }
