@@ -30,6 +30,22 @@ void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body)
   if (tag == 'Q') lease_->settings.on_query(std::move(sql), lease_->tracker.owed_ready_for_query());
 }
 
+// RESET, SET … TO DEFAULT and RESET ALL go back to the client's startup values in PostgreSQL; this
+// server's are its own login's. The Query is rewritten so that a later statement of the same request
+// or transaction sees the client's value (apply_committed_settings keeps the record right after it).
+bool pooled_session::rewrite_startup_resets(protocol::byte_span body, std::uint32_t owed_before,
+                                            std::string &to_server) {
+  if (startup_.empty()) return false;
+  std::string_view text;
+  if (protocol::decode_query(body, text)) return false;
+  const bool in_block = owed_before == 0 && lease_->tracker.status() != protocol::transaction_status::idle;
+  std::string rewritten;
+  if (!lease_->resets.on_query(text, startup_, pool_->defaults(), in_block, owed_before, rewritten)) return false;
+  log::trace(log::conn_ids{id_, server_->id}, "RESET to startup values: {}", rewritten);
+  protocol::encode_query(to_server, rewritten);
+  return true;
+}
+
 // A SET prepared through the extended protocol: when and how often it runs is the portal's business,
 // so it is not followed. Its server is not reused after this lease, nor after any later one where a
 // statement of this client's that is not a simple Query completes as SET, RESET or DISCARD ALL while
@@ -75,6 +91,13 @@ void pooled_session::apply_committed_settings() {
     }
   }
   committed.clear();
+  if (lease_->resets.uncertain() && !server_dirty_) {
+    log::warn(log::conn_ids{id_, server_->id},
+              "replies to a RESET rewritten to the client's startup value did not match it: server closed instead of "
+              "reused ({})",
+              where());
+    server_dirty_ = true;
+  }
   if (lease_->settings.uncertain() && !server_dirty_) {
     log::warn(log::conn_ids{id_, server_->id},
               "client changed session state pgfunnel cannot follow (a SET it cannot replay, set_config() with "

@@ -50,9 +50,16 @@ std::uint32_t message_size(const std::uint8_t *header) {
 
 void pooled_session::relay_client_message(std::uint8_t tag, protocol::byte_span body, std::size_t begin,
                                           std::size_t end, session::spliced_output &out) {
+  const std::uint32_t owed_before = lease_->tracker.owed_ready_for_query();
   if (tag == 'Q' || tag == 'P') note_client_sql(tag, body);
   lease_->to_server.clear();
   const auto verdict = lease_->rewriter->on_client_message(tag, body, lease_->to_server, lease_->synthetic);
+  if (tag == 'Q' && verdict == session::client_verdict::forward &&
+      rewrite_startup_resets(body, owed_before, lease_->to_server)) {
+    track_sent(lease_->tracker, lease_->to_server);  // the rewritten Query included
+    out.edit(begin, end, lease_->to_server, false, {});
+    return;
+  }
   if (verdict == session::client_verdict::forward && lease_->to_server.empty()) {
     lease_->tracker.on_client_message(tag);
     return;
@@ -65,6 +72,17 @@ void pooled_session::relay_client_message(std::uint8_t tag, protocol::byte_span 
 bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span body, bool complete, std::size_t begin,
                                           std::size_t end, session::spliced_output &out) {
   lease_->tracker.on_server_message(tag);
+  // Replies to a RESET rewritten to the client's startup value (see startup_resets.hpp).
+  using fix_t = session::startup_resets::reply;
+  fix_t fix = fix_t::forward;
+  if (!lease_->resets.idle() && complete && (tag == 'T' || tag == 'C' || tag == 'E' || tag == 'Z')) {
+    std::string_view command;
+    if (tag == 'C') {
+      const std::string_view text(reinterpret_cast<const char *>(body.data()), body.size());
+      command = text.substr(0, text.find('\0'));
+    }
+    fix = lease_->resets.on_server_message(tag, command);
+  }
   if (tag == 'Z') {
     protocol::transaction_status status;
     if (!complete || protocol::decode_ready_for_query(body, status)) return false;
@@ -92,8 +110,9 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
     // CommandComplete: one statement done (its tag says which transaction end it was).
     const auto *p = reinterpret_cast<const char *>(body.data());
     const std::string_view text(p, body.size());
-    const std::string_view command = text.substr(0, text.find('\0'));
-    if (!lease_->settings.on_statement_done(command) && (named_sets_ || unnamed_sets_) &&
+    const std::string_view command =
+        fix == fix_t::rename ? lease_->resets.renamed_tag() : text.substr(0, text.find('\0'));
+    if (fix != fix_t::drop && !lease_->settings.on_statement_done(command) && (named_sets_ || unnamed_sets_) &&
         (command == "SET" || command == "RESET" || command == "DISCARD ALL"))
       server_dirty_ = true;  // a prepared SET of this client's ran here (see note_extended_settings)
   } else if (tag == 'I') {
@@ -111,6 +130,13 @@ bool pooled_session::relay_server_message(std::uint8_t tag, protocol::byte_span 
   }
   lease_->after.clear();
   const bool forward = lease_->rewriter->on_server_message(tag, complete ? body : protocol::byte_span{}, lease_->after);
+  if (fix != fix_t::forward) {
+    // Dropped, or a CommandComplete with the client's own tag in its place.
+    std::string renamed;
+    if (fix == fix_t::rename && forward) protocol::message_builder(renamed, 'C').cstring(lease_->resets.renamed_tag());
+    out.edit(begin, end, renamed, false, lease_->after);
+    return true;
+  }
   if (forward && lease_->after.empty()) return true;
   // Only whole messages are ever swallowed or followed by replies (rows and
   // copy data never are).

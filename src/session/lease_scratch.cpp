@@ -48,6 +48,7 @@ void lease_scratch::give_back::operator()(lease_scratch* s) const noexcept {
   // maps, which may be gone by then.
   s->rewriter.reset();
   s->settings.clear();
+  s->resets.clear();
   s->tracker = {};
   s->in_have = s->out_have = 0;
   for (std::string* str :

@@ -157,6 +157,72 @@ TEST_F(SessionSettings, ResetGoesBackToTheClientsStartupValues) {
   }
 }
 
+// Every result of one simple Query, as the client sees it: each statement's command tag and rows,
+// or its error.
+std::string every_result(pq_conn& c, const std::string& sql) {
+  if (PQsendQuery(c.get(), sql.c_str()) != 1) return "send failed: " + c.error_message();
+  std::string out;
+  while (PGresult* res = PQgetResult(c.get())) {
+    const ExecStatusType st = PQresultStatus(res);
+    if (st == PGRES_FATAL_ERROR || st == PGRES_NONFATAL_ERROR) {
+      const char* code = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+      out += std::string("ERROR ") + (code ? code : "?") + "\n";
+    } else {
+      out += std::string(PQcmdStatus(res));
+      for (int r = 0; r < PQntuples(res); ++r)
+        for (int f = 0; f < PQnfields(res); ++f) out += std::string(f == 0 ? " [" : " | ") + PQgetvalue(res, r, f) + "]";
+      out += "\n";
+    }
+    PQclear(res);
+  }
+  return out;
+}
+
+// A RESET (SET … TO DEFAULT, RESET ALL) and the statements after it in the same request or
+// transaction see the client's startup values, as in PostgreSQL; the command tags are the client's
+// own, and a ROLLBACK takes the RESET back.
+TEST_F(SessionSettings, ResetInTheSameRequestOrTransactionSeesTheStartupValue) {
+  ::setenv("PGDATESTYLE", "Postgres, MDY", 1);
+  ::setenv("PGTZ", "America/Chicago", 1);
+  const std::string options =
+      " options='-c search_path=sst_s,public -c intervalstyle=sql_standard -c work_mem=3MB -c sst.a=startup'";
+  pq_conn d = direct(options), p = pooled(options);
+  ::unsetenv("PGDATESTYLE");
+  ::unsetenv("PGTZ");
+  ASSERT_TRUE(d.ok() && p.ok()) << p.error().text;
+  const std::string state = kState;
+  const std::vector<std::vector<std::string>> scripts = {
+      {"SET datestyle = 'ISO, DMY'; RESET datestyle; SHOW datestyle"},
+      {"RESET datestyle; SHOW datestyle"},
+      {"BEGIN; RESET datestyle; SHOW datestyle; COMMIT"},
+      {"SET TIME ZONE 'UTC'; SET TIME ZONE LOCAL; SHOW TimeZone"},
+      {"SET search_path = public; RESET search_path; SHOW search_path; SELECT current_schemas(false)"},
+      {"SET intervalstyle = 'iso_8601'; SET intervalstyle TO DEFAULT; SELECT interval '1 day 2 hours'"},
+      {"BEGIN; SET work_mem = '9MB'; RESET work_mem; SHOW work_mem; COMMIT"},
+      {"SET sst.a = 'changed'; RESET sst.a; SHOW sst.a"},
+      // One statement per Query inside a transaction: they share the lease.
+      {"BEGIN", "SET datestyle = 'SQL, DMY'", "RESET datestyle", "SHOW datestyle", "SET LOCAL TimeZone = 'UTC'",
+       "SET LOCAL TimeZone TO DEFAULT", "SHOW TimeZone", "COMMIT"},
+      // ROLLBACK takes the RESET back.
+      {"SET datestyle = 'SQL, DMY'; SET search_path = public"},
+      {"BEGIN; RESET datestyle; RESET search_path; SHOW datestyle; ROLLBACK; SHOW datestyle; SHOW search_path"},
+      {"BEGIN", "SAVEPOINT s", "RESET datestyle", "SHOW datestyle", "ROLLBACK TO SAVEPOINT s", "SHOW datestyle",
+       "COMMIT"},
+      {"SET datestyle = 'ISO, DMY'; SET TIME ZONE 'UTC'; SET work_mem = '9MB'; RESET ALL; " + state},
+      {"SET datestyle = 'ISO, DMY'; SET TIME ZONE 'UTC'; BEGIN; RESET ALL; " + state + "; ROLLBACK; " + state},
+      {"BEGIN; RESET ALL; RESET datestyle; SELECT 1/0", "COMMIT", state},
+  };
+  for (const auto& script : scripts) {
+    for (const auto& sql : script) {
+      const std::string want = every_result(d, sql);
+      EXPECT_EQ(every_result(p, sql), want) << sql << "\n" << log_text();
+    }
+    EXPECT_EQ(p.value(kState), d.value(kState)) << script.front();
+  }
+  const std::string want = d.value(kState);
+  on_both_servers(4, [&](int) { EXPECT_EQ(p.value(kState), want) << log_text(); });
+}
+
 // A SET that no longer works on another server (its text search configuration was dropped) is
 // reported to the client, which keeps its session; the server stays in use, clean.
 TEST_F(SessionSettings, ASetTheNextServerRefusesIsReportedNotFatal) {

@@ -77,6 +77,9 @@ class pooled_session : public std::enable_shared_from_this<pooled_session> {
   // Both halves may owe the client bytes: one write at a time, in order; a second writer queues.
   net::awaitable<net::error_code> write_client(std::string_view bytes);
   void note_client_sql(std::uint8_t tag, protocol::byte_span body);
+  // A Query resetting a startup value, rewritten into `to_server` (appended) so the server goes
+  // back to the client's value (session_state.cpp). `owed_before`: ReadyForQuery owed before it.
+  bool rewrite_startup_resets(protocol::byte_span body, std::uint32_t owed_before, std::string& to_server);
   // Session objects (advisory locks, temp tables, WITH HOLD cursors, SQL PREPARE, LISTEN): look for
   // them on the server (pin while any is held), or remove them when the client leaves.
   void note_session_objects(std::string_view sql);

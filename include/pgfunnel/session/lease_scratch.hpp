@@ -10,6 +10,7 @@
 #include "pgfunnel/session/prepared_statements.hpp"
 #include "pgfunnel/session/session_settings.hpp"
 #include "pgfunnel/session/settings_journal.hpp"
+#include "pgfunnel/session/startup_resets.hpp"
 #include "pgfunnel/session/stream_scanner.hpp"
 #include "pgfunnel/session/transaction_tracker.hpp"
 
@@ -39,6 +40,8 @@ struct lease_scratch {
   std::string big_out;
   // The client's SETs of this lease, until their transaction commits or rolls back.
   settings_journal settings;
+  // RESETs of this lease rewritten to the client's startup values, until their replies are in.
+  startup_resets resets;
   // The relay buffer's size: messages up to it are inspected whole, and a string grown past twice
   // that by one large message is freed rather than kept for the next lease.
   std::size_t relay_capacity;
