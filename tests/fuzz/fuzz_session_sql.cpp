@@ -1,4 +1,4 @@
-// libFuzzer target: the SET/RESET recogniser, the settings journal, the session-object scan and the settings replay on arbitrary client SQL text.
+// libFuzzer target: the SET/RESET recogniser, the settings journal, the session-object scan, the settings replay and the RESET-to-startup rewrite on arbitrary client SQL text.
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -9,6 +9,7 @@
 #include "pgfunnel/session/session_objects.hpp"
 #include "pgfunnel/session/session_settings.hpp"
 #include "pgfunnel/session/settings_journal.hpp"
+#include "pgfunnel/session/startup_resets.hpp"
 
 namespace s = pgfunnel::session;
 
@@ -39,5 +40,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (c.kind == s::setting_change::set) server.apply(c);
   (void)client.replay_from(server);
   (void)server.replay_from(client);
+
+  // A rewritten RESET: never fewer statements than the client's, and replies that follow every
+  // statement of it leave nothing pending.
+  s::parameter_set startup, defaults;
+  startup.set("datestyle", "Postgres, MDY");
+  startup.set("search_path", "a'b, \\c");
+  defaults.set("DateStyle", "ISO, MDY");
+  s::startup_resets resets;
+  std::string rewritten;
+  if (resets.on_query(sql, startup, defaults, size % 2 == 0, 0, rewritten)) {
+    const auto again = s::classify_session_sql(rewritten, &s::is_tracked_parameter);
+    if (again.statements < parsed.statements) std::abort();
+    for (std::uint32_t i = 0; i < again.statements; ++i) {
+      (void)resets.on_server_message('T');
+      (void)resets.on_server_message('C', "SELECT 0");
+    }
+    (void)resets.on_server_message('Z');
+    if (!resets.idle()) std::abort();
+  }
   return 0;
 }
