@@ -78,12 +78,13 @@ void statement_rewriter::drop_until_sync() {
     const step& s = plan_[i];
     if (!s.unnamed) continue;
     // The server's unnamed statement is gone (its Parse failed) or is the one before (skipped):
-    // not known. The client's own failed Parse leaves it none, as PostgreSQL drops the old one
-    // first; a skipped one should leave it the one before, which is not kept (rare: a Parse of ""
-    // after an error in the same pipeline), so it is none too.
+    // not known. The client's own failed Parse (the front step, where the error came) leaves it
+    // none, as PostgreSQL drops the old one first; one the server skipped, after an error earlier in
+    // the same pipeline, leaves it the one before, which the next Bind re-sends where needed.
     server_.set_unnamed(server_statements::unknown_unnamed);
     auto& u = client_.unnamed();
-    if (s.kind == step_kind::parse && s.forward && u.stamp == s.stamp) u = {};
+    if (s.kind == step_kind::parse && s.forward && u.stamp == s.stamp)
+      u = i == 0 ? unnamed_statement{} : std::move(plan_[i].before);
   }
   plan_.erase(plan_.begin(), plan_.begin() + static_cast<std::ptrdiff_t>(end));
   // No Sync yet: the client's next messages, up to its Sync, will be ignored by the server too.
@@ -182,13 +183,14 @@ client_verdict statement_rewriter::on_parse(protocol::byte_span body, std::strin
     // Unnamed: untouched, unless it deallocates one of the client's names. Kept as the client's,
     // with a new stamp the server now carries too.
     unnamed_statement& u = client_.unnamed();
+    plan(step_kind::parse);
+    plan_.back().before = std::move(u);  // put back if the server skips this Parse
+    u = {};
     u.deallocation = std::move(deallocation);
     u.stamp = next_unnamed_stamp();
     server_.set_unnamed(u.stamp);
-    plan(step_kind::parse);
     plan_.back().unnamed = true;
     plan_.back().stamp = u.stamp;
-    u.parse.clear();
     if (rewritten_query.empty()) {
       protocol::message_builder(u.parse, 'P').raw(as_chars(body));
       return client_verdict::forward;

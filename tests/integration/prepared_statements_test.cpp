@@ -1298,6 +1298,44 @@ TEST_F(PreparedStatements, UnnamedStatementIsEachClientsOwn) {
   EXPECT_EQ(pooled, direct) << log();
 }
 
+// A Parse of "" that the server skips, because an earlier message of the same pipeline failed, leaves
+// the client the unnamed statement it had (PostgreSQL never ran that Parse). libpq pipeline mode;
+// differential: the same steps straight to PostgreSQL.
+std::vector<std::string> skipped_unnamed_parse_steps(const std::string& conninfo) {
+  pq_conn a(conninfo);
+  if (!a.ok()) return {"connect failed"};
+  std::vector<std::string> seen;
+  seen.push_back(prepare(a, "", "SELECT 'A'::text AS a").describe());
+  PGconn* c = a.get();
+  if (PQenterPipelineMode(c) != 1) return {"no pipeline mode"};
+  // A Bind of a statement nobody prepared fails; the Parse of "" behind it is skipped.
+  const bool sent = PQsendQueryPrepared(c, "pst_nonexistent", 0, nullptr, nullptr, nullptr, 0) == 1 &&
+                    PQsendPrepare(c, "", "SELECT 'skipped'::text AS skipped", 0, nullptr) == 1 && PQpipelineSync(c) == 1;
+  if (!sent) return {"send failed: " + a.error_message()};
+  for (bool synced = false; !synced;) {
+    PGresult* r = PQgetResult(c);
+    if (r == nullptr) continue;  // the end of one query's results
+    const ExecStatusType st = PQresultStatus(r);
+    synced = st == PGRES_PIPELINE_SYNC;
+    const char* code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    seen.push_back(std::string(PQresStatus(st)) + (code ? std::string(" ") + code : std::string()));
+    PQclear(r);
+  }
+  if (PQexitPipelineMode(c) != 1) return {"pipeline did not end: " + a.error_message()};
+  seen.push_back("a runs " + exec_prepared(a, "").describe() + " " + exec_prepared(a, "").value());
+  const query_result d = describe_prepared(a, "");
+  seen.push_back("a describes " + d.describe());
+  return seen;
+}
+
+TEST_F(PreparedStatements, SkippedUnnamedParseKeepsTheClientsStatement) {
+  ASSERT_TRUE(start(1));
+  const std::vector<std::string> direct = skipped_unnamed_parse_steps(shared_pg().conninfo());
+  ASSERT_EQ(direct.size(), 6u);
+  EXPECT_EQ(direct[4], "a runs ok A");
+  EXPECT_EQ(skipped_unnamed_parse_steps(conninfo()), direct) << log();
+}
+
 // The unnamed statement follows its client to another server, like a named one.
 TEST_F(PreparedStatements, UnnamedStatementFollowsItsClientAcrossTransactions) {
   ASSERT_TRUE(start(2));

@@ -192,6 +192,7 @@ class statement_rewriter {
     bool saw_error = false;
     bool unnamed = false;     // parse / close of the unnamed statement: the server's changes
     std::uint64_t stamp = 0;  // unnamed parse: the stamp it gives the server's unnamed statement
+    unnamed_statement before;  // the client's unnamed Parse: its unnamed statement until then
     std::string server_name;  // bind / describe_statement of a client's named statement
     std::string bytes;  // synthetic: the reply; execute: the error replacing the server's (42P05)
     std::vector<undo> undos;

@@ -247,6 +247,32 @@ TEST(StatementRewriter, FailedUnnamedParseLeavesNone) {
   EXPECT_EQ(tags_of(l.take_server()), "CBES");  // closes whatever the server may hold
 }
 
+// A Parse of "" the server skips (an earlier message of the same pipeline failed) changes nothing:
+// the client keeps the unnamed statement it had, as in PostgreSQL, and a later Bind finds it.
+TEST(StatementRewriter, SkippedUnnamedParseKeepsThePreviousOne) {
+  client_statements a;
+  server_statements s;
+  lease l{a, s};
+  const std::string parse_ok = fe::parse("", "SELECT 'ok'");
+  l.from_client(parse_ok + fe::sync());
+  l.from_server(be::parse_complete() + be::ready_for_query('I'));
+  const std::uint64_t before = a.unnamed().stamp;
+  ASSERT_NE(before, 0u);
+  l.take_server();
+  // Two skipped Parses of "" behind the failing Execute: the chain unwinds to the first statement.
+  l.from_client(fe::bind("p", "") + fe::execute("nonexistent") + fe::parse("", "SELECT 'skipped'") +
+                fe::parse("", "SELECT 'skipped too'") + fe::sync());
+  l.take_server();
+  l.from_server(be::bind_complete() + pg_error("34000", "portal \"nonexistent\" does not exist") +
+                be::ready_for_query('I'));
+  EXPECT_EQ(a.unnamed().stamp, before);
+  EXPECT_EQ(a.unnamed().parse, parse_ok);
+  EXPECT_TRUE(l.rw.idle());
+  // The server's unnamed statement is not known now: the Bind re-sends the client's Parse first.
+  l.from_client(fe::bind("", "") + fe::execute("") + fe::sync());
+  EXPECT_EQ(l.take_server(), parse_ok + fe::bind("", "") + fe::execute("") + fe::sync());
+}
+
 TEST(StatementRewriter, SameNameTwoClientsDifferentTexts) {
   client_statements a, b;
   server_statements s;
