@@ -1310,7 +1310,8 @@ std::vector<std::string> skipped_unnamed_parse_steps(const std::string& conninfo
   if (PQenterPipelineMode(c) != 1) return {"no pipeline mode"};
   // A Bind of a statement nobody prepared fails; the Parse of "" behind it is skipped.
   const bool sent = PQsendQueryPrepared(c, "pst_nonexistent", 0, nullptr, nullptr, nullptr, 0) == 1 &&
-                    PQsendPrepare(c, "", "SELECT 'skipped'::text AS skipped", 0, nullptr) == 1 && PQpipelineSync(c) == 1;
+                    PQsendPrepare(c, "", "SELECT 'skipped'::text AS skipped", 0, nullptr) == 1 &&
+                    PQpipelineSync(c) == 1;
   if (!sent) return {"send failed: " + a.error_message()};
   for (bool synced = false; !synced;) {
     PGresult* r = PQgetResult(c);

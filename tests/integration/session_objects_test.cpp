@@ -12,6 +12,7 @@
 #include "libpq_helpers.hpp"
 #include "pg_server.hpp"
 #include "pgfunnel_process.hpp"
+#include "server_rounds.hpp"
 
 namespace pgfunnel::test {
 namespace {
@@ -77,20 +78,6 @@ class SessionObjects : public ::testing::TestWithParam<object_case> {
   static inline std::unique_ptr<pgfunnel_process> funnel_;
 };
 
-// Runs `body` `rounds` times with exactly one server free, alternating which one (see
-// session_state_test): a client pinned to a server makes a holder wait out query_wait_timeout.
-void on_both_servers(int rounds, const std::function<void(int)>& body) {
-  pq_conn holders[2] = {SessionObjects::connect(), SessionObjects::connect()};
-  for (pq_conn& h : holders) ASSERT_TRUE(h.ok() && h.exec("BEGIN; SELECT 1").ok);
-  for (int i = 0; i < rounds; ++i) {
-    pq_conn& freeing = holders[i % 2];
-    ASSERT_TRUE(freeing.exec("COMMIT").ok);
-    body(i);
-    ASSERT_TRUE(freeing.exec("BEGIN; SELECT 1").ok) << "a server stayed leased after the round";
-  }
-  for (pq_conn& h : holders) ASSERT_TRUE(h.exec("COMMIT").ok);
-}
-
 // The creator keeps its object across transactions on its own server; the second client never
 // sees it; after the creator leaves, its server is reused clean.
 TEST_P(SessionObjects, ObjectStaysWithItsCreatorAndLeavesNothingBehind) {
@@ -132,7 +119,7 @@ TEST_P(SessionObjects, DroppingTheObjectUnpins) {
   ASSERT_TRUE(a.exec(c.drop).ok);
   EXPECT_EQ(wait_for_pools("sv_pinned_objects", "0"), "0") << log_text();
   std::set<std::string> pids;
-  on_both_servers(4, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
   EXPECT_EQ(pids.size(), static_cast<std::size_t>(kPoolSize)) << log_text();
 }
 
@@ -149,7 +136,7 @@ TEST_F(SessionObjectsMisc, OnCommitDropInsideATransactionDoesNotPin) {
                      "COMMIT")
                   .ok);
   std::set<std::string> pids;
-  on_both_servers(4, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
   EXPECT_EQ(pids.size(), static_cast<std::size_t>(kPoolSize)) << log_text();
 }
 

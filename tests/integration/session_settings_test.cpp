@@ -10,6 +10,7 @@
 #include "libpq_helpers.hpp"
 #include "pg_server.hpp"
 #include "pgfunnel_process.hpp"
+#include "server_rounds.hpp"
 
 namespace pgfunnel::test {
 namespace {
@@ -52,22 +53,6 @@ class SessionSettings : public ::testing::Test {
   static inline std::unique_ptr<pgfunnel_process> funnel_;
 };
 
-// Runs `body` `rounds` times with exactly one server free, alternating which one (see
-// session_state_test.cpp): the clients in `body` meet both servers over two rounds.
-template <class Body>
-void on_both_servers(int rounds, Body body) {
-  static_assert(kPoolSize == 2);
-  pq_conn holders[2] = {SessionSettings::pooled(), SessionSettings::pooled()};
-  for (pq_conn& h : holders) ASSERT_TRUE(h.ok() && h.exec("BEGIN; SELECT 1").ok);
-  for (int i = 0; i < rounds; ++i) {
-    pq_conn& freeing = holders[i % 2];
-    ASSERT_TRUE(freeing.exec("COMMIT").ok);
-    body(i);
-    ASSERT_TRUE(freeing.exec("BEGIN; SELECT 1").ok) << "a server stayed leased after the round";
-  }
-  for (pq_conn& h : holders) ASSERT_TRUE(h.exec("COMMIT").ok);
-}
-
 // The same statements on a direct session and a pooled one; each must succeed or fail alike.
 void run_both(pq_conn& d, pq_conn& p, const std::vector<std::string>& script) {
   for (const auto& sql : script) {
@@ -91,7 +76,7 @@ TEST_F(SessionSettings, SetsInsideTransactionBlocksCommitOrRollBackWithThem) {
   const std::string want = d.value(kState);
   EXPECT_THAT(want, HasSubstr("7MB | 5s | sst_s, public"));
   const std::string clean = fresh_direct.value(kState);
-  on_both_servers(4, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) {
     EXPECT_EQ(p.value(kState), want) << log_text();
     EXPECT_EQ(bystander.value(kState), clean) << "another client's SETs leaked to this one";
   });
@@ -109,7 +94,7 @@ TEST_F(SessionSettings, EverySetFormFollowsItsClientAndNoOther) {
             "SET XML OPTION DOCUMENT"});
   const std::string want = d.value(kState);
   EXPECT_THAT(want, HasSubstr("sst_reader | postgres | 6MB"));
-  on_both_servers(4, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) {
     EXPECT_EQ(p.value(kState), want) << log_text();
     EXPECT_EQ(bystander.value(kState), clean) << "another client's session state leaked to this one";
   });
@@ -118,7 +103,7 @@ TEST_F(SessionSettings, EverySetFormFollowsItsClientAndNoOther) {
   run_both(d, p, {"SET SESSION AUTHORIZATION sst_other"});
   const std::string as_other = d.value(kState);
   EXPECT_THAT(as_other, HasSubstr("sst_other | sst_other"));
-  on_both_servers(4, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) {
     EXPECT_EQ(p.value(kState), as_other);
     EXPECT_EQ(bystander.value(kState), clean);
   });
@@ -126,7 +111,7 @@ TEST_F(SessionSettings, EverySetFormFollowsItsClientAndNoOther) {
                   "SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE"});
   const std::string back = d.value(kState);
   EXPECT_THAT(back, HasSubstr("postgres | postgres"));
-  on_both_servers(4, [&](int) { EXPECT_EQ(p.value(kState), back); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { EXPECT_EQ(p.value(kState), back); });
 }
 
 // RESET, SET … TO DEFAULT, RESET ALL and DISCARD ALL go back to the client's startup values
@@ -147,13 +132,14 @@ TEST_F(SessionSettings, ResetGoesBackToTheClientsStartupValues) {
             "SET work_mem = '9MB'", "RESET work_mem", "SET intervalstyle = 'iso_8601'", "SET intervalstyle TO DEFAULT",
             "SET sst.a = 'changed'", "RESET sst.a"});
   EXPECT_EQ(d.value(kState), startup);
-  on_both_servers(4, [&](int) { EXPECT_EQ(p.value(kState), startup) << log_text(); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { EXPECT_EQ(p.value(kState), startup) << log_text(); });
 
   for (const char* reset_all : {"RESET ALL", "DISCARD ALL"}) {
     run_both(d, p, {"SET datestyle = 'ISO, DMY'", "SET TIME ZONE 'UTC'", "SET work_mem = '9MB'", "SET sst.a = 'x'",
                     reset_all});
     EXPECT_EQ(d.value(kState), startup) << reset_all;
-    on_both_servers(4, [&](int) { EXPECT_EQ(p.value(kState), startup) << reset_all << "\n" << log_text(); });
+    on_both_servers(funnel_->pooled_conninfo(), 4,
+                    [&](int) { EXPECT_EQ(p.value(kState), startup) << reset_all << "\n" << log_text(); });
   }
 }
 
@@ -170,7 +156,8 @@ std::string every_result(pq_conn& c, const std::string& sql) {
     } else {
       out += std::string(PQcmdStatus(res));
       for (int r = 0; r < PQntuples(res); ++r)
-        for (int f = 0; f < PQnfields(res); ++f) out += std::string(f == 0 ? " [" : " | ") + PQgetvalue(res, r, f) + "]";
+        for (int f = 0; f < PQnfields(res); ++f)
+          out += std::string(f == 0 ? " [" : " | ") + PQgetvalue(res, r, f) + "]";
       out += "\n";
     }
     PQclear(res);
@@ -220,7 +207,7 @@ TEST_F(SessionSettings, ResetInTheSameRequestOrTransactionSeesTheStartupValue) {
     EXPECT_EQ(p.value(kState), d.value(kState)) << script.front();
   }
   const std::string want = d.value(kState);
-  on_both_servers(4, [&](int) { EXPECT_EQ(p.value(kState), want) << log_text(); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { EXPECT_EQ(p.value(kState), want) << log_text(); });
 }
 
 // A SET that no longer works on another server (its text search configuration was dropped) is
@@ -239,7 +226,7 @@ TEST_F(SessionSettings, ASetTheNextServerRefusesIsReportedNotFatal) {
   const std::string a_pid = a.value("SELECT pg_backend_pid()");
   shared_pg().exec("DROP TEXT SEARCH CONFIGURATION public.sst_cfg");
   bool moved = false;
-  on_both_servers(4, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) {
     const query_result r = a.exec("SELECT pg_backend_pid()");
     ASSERT_TRUE(r.ok) << r.describe() << "\n" << log_text();
     if (r.value() != a_pid) moved = true;
@@ -259,7 +246,8 @@ TEST_F(SessionSettings, ExtendedProtocolSetsDoNotLeak) {
   const std::string clean = fresh_direct.value(kState);
   for (const char* sql : {"SET ROLE sst_reader", "SET work_mem = '5MB'", "SELECT set_config('sst.a', 'x', false)"}) {
     ASSERT_TRUE(a.exec_params(sql, {}).ok) << sql;
-    on_both_servers(2, [&](int) { EXPECT_EQ(bystander.value(kState), clean) << sql << "\n" << log_text(); });
+    on_both_servers(funnel_->pooled_conninfo(), 2,
+                    [&](int) { EXPECT_EQ(bystander.value(kState), clean) << sql << "\n" << log_text(); });
   }
   // SET LOCAL, the common extended-protocol SET, ends with its transaction: the server stays in use,
   // once the unnamed statement that SET for the session is replaced.

@@ -11,6 +11,7 @@
 #include "libpq_helpers.hpp"
 #include "pg_server.hpp"
 #include "pgfunnel_process.hpp"
+#include "server_rounds.hpp"
 
 namespace pgfunnel::test {
 namespace {
@@ -41,31 +42,13 @@ class SessionState : public ::testing::Test {
   static inline std::unique_ptr<pgfunnel_process> funnel_;
 };
 
-// Runs `body` `rounds` times with exactly one server free, alternating which one: two holders keep a
-// transaction open on each server and one of them commits before each round, so the clients in
-// `body` must all use that server, and over two rounds they meet both — whatever order pgfunnel
-// releases servers in. A client left pinned makes a holder wait out query_wait_timeout and fail.
-template <class Body>
-void on_both_servers(int rounds, Body body) {
-  static_assert(kPoolSize == 2);
-  pq_conn holders[2] = {SessionState::connect(), SessionState::connect()};
-  for (pq_conn& h : holders) ASSERT_TRUE(h.ok() && h.exec("BEGIN; SELECT 1").ok);
-  for (int i = 0; i < rounds; ++i) {
-    pq_conn& freeing = holders[i % 2];
-    ASSERT_TRUE(freeing.exec("COMMIT").ok);
-    body(i);
-    ASSERT_TRUE(freeing.exec("BEGIN; SELECT 1").ok) << "a server stayed leased after the round";
-  }
-  for (pq_conn& h : holders) ASSERT_TRUE(h.exec("COMMIT").ok);
-}
-
 TEST_F(SessionState, SearchPathFollowsEachClientAcrossServers) {
   pq_conn a = connect(), b = connect(), c = connect();
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
   ASSERT_TRUE(a.exec("SET search_path TO sst_a, public").ok);
   ASSERT_TRUE(b.exec("set SESSION search_path = sst_b").ok);
   std::set<int> a_backends;
-  on_both_servers(12, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 12, [&](int) {
     a_backends.insert(std::stoi(a.value("SELECT pg_backend_pid()")));
     EXPECT_EQ(a.value("SELECT v FROM t"), "a");
     EXPECT_EQ(b.value("SELECT v FROM t"), "b");
@@ -78,7 +61,7 @@ TEST_F(SessionState, SearchPathFollowsEachClientAcrossServers) {
   // RESET and SET ... TO DEFAULT go back to the login's value, everywhere.
   ASSERT_TRUE(a.exec("RESET search_path").ok);
   ASSERT_TRUE(b.exec("SET search_path TO DEFAULT").ok);
-  on_both_servers(4, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) {
     EXPECT_EQ(a.value("SHOW search_path"), kDefaultSearchPath);
     EXPECT_EQ(b.value("SHOW search_path"), kDefaultSearchPath);
   });
@@ -89,14 +72,14 @@ TEST_F(SessionState, CustomSettingsFollowAndDiscardAllClearsThem) {
   ASSERT_TRUE(a.ok() && c.ok());
   ASSERT_TRUE(a.exec("SET myapp.tenant_id = '42'").ok);
   ASSERT_TRUE(a.exec("SET statement_timeout TO '7s'").ok);
-  on_both_servers(6, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 6, [&](int) {
     EXPECT_EQ(a.value("SELECT current_setting('myapp.tenant_id', true)"), "42");
     EXPECT_EQ(a.value("SHOW statement_timeout"), "7s");
     EXPECT_EQ(c.value("SHOW statement_timeout"), "0");
     EXPECT_EQ(c.value("SELECT coalesce(current_setting('myapp.tenant_id', true), '')"), "");
   });
   ASSERT_TRUE(a.exec("DISCARD ALL").ok);
-  on_both_servers(4, [&](int) { EXPECT_EQ(a.value("SHOW statement_timeout"), "0"); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { EXPECT_EQ(a.value("SHOW statement_timeout"), "0"); });
 }
 
 TEST_F(SessionState, SetsThatDoNotLastAreNotFollowed) {
@@ -111,7 +94,7 @@ TEST_F(SessionState, SetsThatDoNotLastAreNotFollowed) {
   EXPECT_FALSE(a.exec("SET search_path TO 'sst_b', 'sst_a' junk").ok);
   // SET LOCAL ends with its transaction.
   ASSERT_TRUE(a.exec("BEGIN; SET LOCAL search_path TO sst_b; COMMIT").ok);
-  on_both_servers(4, [&](int) { EXPECT_EQ(a.value("SELECT v FROM t"), "a"); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { EXPECT_EQ(a.value("SELECT v FROM t"), "a"); });
 }
 
 // The lock Prisma Migrate takes. While it is held, the client keeps its server across transactions;
@@ -138,7 +121,7 @@ TEST_F(SessionState, AdvisoryLockPinsTheServerUntilUnlocked) {
   EXPECT_EQ(show_pools_row(console.get(), "postgres", "postgres")["sv_pinned"], "0");
   // Unpinned: a and b share servers again — each round they must share the one free server.
   std::set<std::string> a_pids, b_pids;
-  on_both_servers(4, [&](int) {
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) {
     const std::string a_pid = a.value("SELECT pg_backend_pid()"), b_pid = b.value("SELECT pg_backend_pid()");
     EXPECT_EQ(a_pid, b_pid);
     a_pids.insert(a_pid);
@@ -156,7 +139,7 @@ TEST_F(SessionState, TryLockThatFailsDoesNotPin) {
   ASSERT_TRUE(a.ok());
   EXPECT_EQ(a.value("SELECT pg_try_advisory_lock(4242)"), "f");
   std::set<std::string> pids;
-  on_both_servers(10, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
+  on_both_servers(funnel_->pooled_conninfo(), 10, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
   EXPECT_EQ(pids.size(), static_cast<std::size_t>(kPoolSize)) << "a failed try-lock must not pin" << log_text();
   owner.exec("SELECT pg_advisory_unlock_all()");
 }
@@ -203,7 +186,7 @@ TEST_F(SessionState, SessionObjectPinIsLoggedWithTheClientId) {
   ASSERT_TRUE(a.exec("PREPARE sst_p AS SELECT 1; DEALLOCATE sst_p").ok);
   ASSERT_TRUE(a.exec("DECLARE sst_c CURSOR WITH HOLD FOR SELECT 1; CLOSE sst_c").ok);
   std::set<std::string> pids;
-  on_both_servers(4, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
+  on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { pids.insert(a.value("SELECT pg_backend_pid()")); });
   EXPECT_EQ(pids.size(), static_cast<std::size_t>(kPoolSize)) << "nothing left to pin" << log_text();
 }
 

@@ -44,8 +44,8 @@ TEST(StartupResets, ResetOfAStartupValueBecomesASetConfig) {
 
 TEST(StartupResets, OtherStatementsAndSettingsStayAsTheyAre) {
   fixture f;
-  for (const char *sql : {"SELECT 'RESET datestyle'", "RESET work_mem", "SET datestyle = 'ISO'", "RESET client_encoding",
-                          "SELECT 1 -- reset datestyle", "SET LOCAL datestyle TO DEFAULT", "RESET ROLE",
+  for (const char *sql : {"SELECT 'RESET datestyle'", "RESET work_mem", "SET datestyle = 'ISO'",
+                          "RESET client_encoding", "SELECT 1 -- reset datestyle", "SET LOCAL datestyle TO DEFAULT", "RESET ROLE",
                           "CREATE FUNCTION f() RETURNS int BEGIN ATOMIC RESET datestyle; SELECT 1; END",
                           "SET datestyle TO DEFAULT; SELECT 'unterminated"})
     EXPECT_EQ(f.rewrite(sql), "(unchanged)") << sql;
