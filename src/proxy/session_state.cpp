@@ -35,7 +35,9 @@ void pooled_session::note_client_sql(std::uint8_t tag, protocol::byte_span body)
 // or transaction sees the client's value (apply_committed_settings keeps the record right after it).
 bool pooled_session::rewrite_startup_resets(protocol::byte_span body, std::uint32_t owed_before,
                                             std::string &to_server) {
-  if (startup_.empty()) return false;
+  // Behind an extended-protocol batch with no Sync yet, that batch's replies come first, without a
+  // ReadyForQuery to tell them from the Query's: replies could not be matched to statements.
+  if (startup_.empty() || lease_->tracker.unsynced()) return false;
   std::string_view text;
   if (protocol::decode_query(body, text)) return false;
   const bool in_block = owed_before == 0 && lease_->tracker.status() != protocol::transaction_status::idle;

@@ -23,8 +23,10 @@ namespace pgfunnel::session {
 // - `RESET ALL` keeps its own reply and is followed by one such SELECT setting every startup value,
 //   whose replies are dropped.
 // Replies are matched to statements by counting CommandCompletes, as settings_journal does; a text
-// whose split is not certain (BEGIN ATOMIC bodies) is never rewritten. The extended protocol (a
-// Parse of "RESET x") is not rewritten: the next lease's parameter sync restores the value.
+// whose split is not certain (BEGIN ATOMIC bodies) is never rewritten, nor (the caller's part) a
+// Query behind an extended-protocol batch not yet synced, whose replies would come first with no
+// ReadyForQuery between. The extended protocol (a Parse of "RESET x") is not rewritten: the next
+// lease's parameter sync restores the value.
 class startup_resets {
  public:
   // `sql`: a simple Query's text. `startup`: the client's startup values. `server_defaults`: what
