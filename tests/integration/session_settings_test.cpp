@@ -205,6 +205,10 @@ TEST_F(SessionSettings, ResetInTheSameRequestOrTransactionSeesTheStartupValue) {
       EXPECT_EQ(every_result(p, sql), want) << sql << "\n" << log_text();
     }
     EXPECT_EQ(p.value(kState), d.value(kState)) << script.front();
+    // What ParameterStatus told each client.
+    for (const char* name : {"DateStyle", "TimeZone", "IntervalStyle"})
+      EXPECT_STREQ(PQparameterStatus(p.get(), name), PQparameterStatus(d.get(), name))
+          << name << ": " << script.front();
   }
   const std::string want = d.value(kState);
   on_both_servers(funnel_->pooled_conninfo(), 4, [&](int) { EXPECT_EQ(p.value(kState), want) << log_text(); });
